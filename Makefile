@@ -1,0 +1,46 @@
+# The two commands a new user runs: `make demo` and `make test`. Both build the environment first.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo test lint typecheck unit services env bench clean
+
+env: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --reinstall-package fixative
+	touch $@
+
+demo: env
+	$(BIN)/fixative demo
+
+services:
+	bash scripts/services.sh
+
+lint: env
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: env
+	$(BIN)/mypy
+
+unit: env services
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck unit
+
+bench: env
+	$(UV) sync --frozen --python $(PYTHON) --group bench
+	@echo "benchmarks: $(BIN)/python bench/bulk_insert.py --rows 1000000"
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .fixative .pytest_cache .mypy_cache .ruff_cache

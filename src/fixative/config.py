@@ -1,0 +1,243 @@
+"""The one typed settings object, read from a TOML file and ``FIXATIVE_*`` environment variables.
+
+Built once at the entry point (``load_settings``) and passed down; nothing reads the environment
+anywhere else. Precedence: explicit overrides > environment > TOML file > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from fixative.errors import SettingsError
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+CRON_FIELDS = 5
+
+
+def _check_name(value: str, what: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(
+            f"{what} {value!r} must start with a lowercase letter and hold only a-z, 0-9 and _"
+        )
+    return value
+
+
+class Schedule(BaseModel):
+    """One cron entry of a datastack: what to run and when (UTC)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cron: str
+    task: Literal["materialize", "update_roots", "expire"] = "materialize"
+    days_to_expire: int = Field(default=7, ge=1)
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != CRON_FIELDS:
+            raise ValueError(f"cron {value!r} needs 5 fields: minute hour day month weekday")
+        from celery.schedules import crontab  # deferred: celery is heavy to import
+
+        minute, hour, day_of_month, month, day_of_week = fields
+        try:
+            crontab(
+                minute=minute,
+                hour=hour,
+                day_of_month=day_of_month,
+                month_of_year=month,
+                day_of_week=day_of_week,
+            )
+        except Exception as exc:
+            raise ValueError(f"cron {value!r} is not valid: {exc}") from None
+        return value
+
+
+class DatastackSettings(BaseModel):
+    """A datastack: an aligned volume, its segmentation and its chunkedgraph."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    aligned_volume: str
+    segmentation_source: str = ""
+    chunkedgraph_source: str = ""
+    viewer_resolution: tuple[float, float, float] = (8.0, 8.0, 40.0)
+    synapse_table: str | None = None
+    soma_table: str | None = None
+    description: str = ""
+    schedules: tuple[Schedule, ...] = ()
+    min_versions_kept: int = Field(default=2, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_name(value, "datastack name")
+
+    @field_validator("aligned_volume")
+    @classmethod
+    def _valid_av(cls, value: str) -> str:
+        return _check_name(value, "aligned volume name")
+
+    @field_validator("viewer_resolution")
+    @classmethod
+    def _positive(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(v <= 0 for v in value):
+            raise ValueError("viewer_resolution needs three positive numbers (nm per voxel)")
+        return value
+
+    @field_validator("chunkedgraph_source")
+    @classmethod
+    def _valid_cg(cls, value: str) -> str:
+        if value and not re.match(r"^(embedded|graphene|https?)://\S+$", value):
+            raise ValueError(
+                f"chunkedgraph_source {value!r} must be embedded://<table>, "
+                "graphene://http(s)://host/segmentation/table/<table> or http(s)://..."
+            )
+        return value
+
+    @property
+    def pcg_table_name(self) -> str:
+        """The chunkedgraph table id: the last path component of the chunkedgraph source."""
+        source = self.chunkedgraph_source.rstrip("/")
+        return source.rsplit("/", 1)[-1] if source else f"{self.name}_pcg"
+
+
+class Settings(BaseSettings):
+    """Everything Fixative can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FIXATIVE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    home: Path = Path(".fixative")
+    database_url: str = ""
+    broker_url: str = ""
+    datastacks: tuple[DatastackSettings, ...] = ()
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    query_row_limit: int = Field(default=1_000_000, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_db(cls, value: str) -> str:
+        if value and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError(
+                f"database_url {value!r} must start with sqlite:// or postgresql://"
+            )
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _valid_broker(cls, value: str) -> str:
+        if value and not re.match(r"^(redis|rediss|memory)://", value):
+            raise ValueError(f"broker_url {value!r} must be a redis:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_datastacks(self) -> Settings:
+        names = [ds.name for ds in self.datastacks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"datastack names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+    @property
+    def live_database_url(self) -> str:
+        """The live database: the configured URL, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'live.sqlite').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.live_database_url.startswith("sqlite")
+
+    def datastack(self, name: str) -> DatastackSettings:
+        for ds in self.datastacks:
+            if ds.name == name:
+                return ds
+        from fixative.errors import NotFound
+
+        raise NotFound(f"datastack {name!r} is not configured")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _config_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+_CONFIG_OVERRIDE: list[Path | None] = [None]
+
+
+def _config_path() -> Path | None:
+    explicit = _CONFIG_OVERRIDE[0]
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("FIXATIVE_CONFIG")
+    if env:
+        return Path(env)
+    home = Path(os.environ.get("FIXATIVE_HOME", ".fixative"))
+    for candidate in (Path("fixative.toml"), home / "fixative.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "settings"
+
+
+def load_settings(config_path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read the settings once; a bad value raises ``SettingsError`` naming its key."""
+    path = Path(config_path) if config_path is not None else None
+    if path is not None and not path.is_file():
+        raise SettingsError(f"config file {path} does not exist")
+    _CONFIG_OVERRIDE[0] = path
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_key_of(tuple(err['loc']))}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"bad setting {problems}") from None
+    except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
+        raise SettingsError(f"bad settings file {_config_path()}: {exc}") from None
+    finally:
+        _CONFIG_OVERRIDE[0] = None
+
+
+def settings_summary(settings: Settings) -> Mapping[str, Any]:
+    return {
+        "home": str(settings.home),
+        "database": settings.live_database_url,
+        "broker": settings.broker_url or "in-process",
+        "datastacks": [ds.name for ds in settings.datastacks],
+    }

@@ -1,0 +1,271 @@
+"""The Store port: metadata, annotation tables and their history, on SQLAlchemy 2 Core.
+
+Everything here is shared by both backends; ``sqlite.py`` and ``postgres.py`` supply only what
+differs (engine set-up, the spatial index, bulk writes, box queries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from fixative.clock import Clock, utc_now
+from fixative.errors import Conflict, InvalidInput, NotFound
+from fixative.schemas import get_schema
+from fixative.schemas.types import SchemaType
+from fixative.store import history
+from fixative.store import tables as t
+from fixative.store.model import NewTable, TableInfo, check_table_name
+
+TICK = timedelta(microseconds=1)
+
+
+class Store:
+    """A live database. Subclasses: ``SqliteStore`` and ``PostgresStore``."""
+
+    dialect_name = ""
+
+    def __init__(self, engine: sa.Engine, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._md = sa.MetaData()
+        self._tables: dict[str, sa.Table] = {}
+
+    # -- connections ---------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction (one writer at a time per SQLite file)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(fixative_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def migrate(self) -> None:
+        """Create or upgrade the metadata tables (alembic migrations)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(files("fixative.store") / "migrations"))
+        with self.write() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- table metadata ------------------------------------------------------------------------
+
+    def create_table(self, spec: NewTable) -> TableInfo:
+        """Create an annotation table and, for bound schemas, its segmentation table."""
+        spec.validate()
+        schema = get_schema(spec.schema_type)
+        if schema.reference and not spec.reference_table:
+            raise InvalidInput(f"schema {schema.name!r} references another table: give reference_table")
+        if not schema.reference and spec.reference_table:
+            raise InvalidInput(f"schema {schema.name!r} is not a reference schema")
+        now = self.clock()
+        with self.write() as conn:
+            if self._find_row(conn, spec.table_name) is not None:
+                raise Conflict(f"table {spec.table_name!r} already exists")
+            if spec.reference_table is not None:
+                check_table_name(spec.reference_table, "reference table")
+                if self._find_row(conn, spec.reference_table) is None:
+                    raise NotFound(f"reference table {spec.reference_table!r} does not exist")
+            existing = set(sa.inspect(conn).get_table_names())
+            if spec.table_name in existing:
+                raise Conflict(f"a database table named {spec.table_name!r} already exists")
+            table = t.annotation_table(sa.MetaData(), spec.table_name, schema, spec.reference_table)
+            self._decorate_annotation_table(table, schema)
+            if spec.reference_table is not None:
+                self._table_object(conn, spec.reference_table).to_metadata(table.metadata)
+            table.create(conn)
+            self._create_spatial_index(conn, table, schema)
+            conn.execute(
+                t.annotation_table_metadata.insert().values(
+                    table_name=spec.table_name,
+                    schema_type=schema.name,
+                    aligned_volume=spec.aligned_volume,
+                    user_id=spec.user_id,
+                    description=spec.description,
+                    notice_text=spec.notice_text,
+                    reference_table=spec.reference_table,
+                    flat_segmentation_source=spec.flat_segmentation_source,
+                    voxel_resolution_x=float(spec.voxel_resolution_nm[0]),
+                    voxel_resolution_y=float(spec.voxel_resolution_nm[1]),
+                    voxel_resolution_z=float(spec.voxel_resolution_nm[2]),
+                    read_permission=spec.read_permission,
+                    write_permission=spec.write_permission,
+                    valid=True,
+                    created=now,
+                    last_modified=now,
+                )
+            )
+            if schema.has_segmentation and spec.pcg_table_name:
+                self._create_segmentation_table(conn, spec, schema, now, existing)
+        self._tables.pop(spec.table_name, None)
+        return self.get_table(spec.table_name)
+
+    def _create_segmentation_table(
+        self, conn: sa.Connection, spec: NewTable, schema: SchemaType, now: datetime, existing: set[str]
+    ) -> None:
+        assert spec.pcg_table_name is not None
+        seg_name = t.segmentation_table_name(spec.table_name, spec.pcg_table_name)
+        if seg_name in existing:
+            raise Conflict(f"a database table named {seg_name!r} already exists")
+        t.segmentation_table(sa.MetaData(), seg_name, schema).create(conn)
+        conn.execute(
+            t.segmentation_table_metadata.insert().values(
+                table_name=seg_name,
+                annotation_table=spec.table_name,
+                pcg_table_name=spec.pcg_table_name,
+                segmentation_source=spec.segmentation_source,
+                valid=True,
+                created=now,
+                last_updated=None,
+            )
+        )
+
+    def get_table(self, name: str) -> TableInfo:
+        info = self.find_table(name)
+        if info is None:
+            raise NotFound(f"table {name!r} does not exist")
+        return info
+
+    def find_table(self, name: str) -> TableInfo | None:
+        if not isinstance(name, str):
+            return None
+        with self.read() as conn:
+            row = self._find_row(conn, name)
+            if row is None:
+                return None
+            return self._info(conn, row)
+
+    def list_tables(self, aligned_volume: str | None = None) -> list[TableInfo]:
+        query = sa.select(t.annotation_table_metadata).where(t.annotation_table_metadata.c.valid)
+        if aligned_volume is not None:
+            query = query.where(t.annotation_table_metadata.c.aligned_volume == aligned_volume)
+        with self.read() as conn:
+            rows = conn.execute(query.order_by(t.annotation_table_metadata.c.table_name)).all()
+            return [self._info(conn, row) for row in rows]
+
+    def _find_row(self, conn: sa.Connection, name: str) -> sa.Row[Any] | None:
+        meta = t.annotation_table_metadata
+        return conn.execute(sa.select(meta).where(meta.c.table_name == name)).first()
+
+    def _info(self, conn: sa.Connection, row: sa.Row[Any]) -> TableInfo:
+        seg_meta = t.segmentation_table_metadata
+        seg = conn.execute(
+            sa.select(seg_meta).where(seg_meta.c.annotation_table == row.table_name).order_by(seg_meta.c.id)
+        ).first()
+        return TableInfo(
+            table_name=row.table_name,
+            schema=get_schema(row.schema_type),
+            aligned_volume=row.aligned_volume,
+            user_id=row.user_id,
+            description=row.description,
+            notice_text=row.notice_text,
+            reference_table=row.reference_table,
+            flat_segmentation_source=row.flat_segmentation_source,
+            voxel_resolution_nm=(row.voxel_resolution_x, row.voxel_resolution_y, row.voxel_resolution_z),
+            read_permission=row.read_permission,
+            write_permission=row.write_permission,
+            valid=row.valid,
+            created_at=row.created,
+            last_modified_at=row.last_modified,
+            segmentation_table=seg.table_name if seg else None,
+            pcg_table_name=seg.pcg_table_name if seg else None,
+            segmentation_source=seg.segmentation_source if seg else "",
+            last_updated_at=seg.last_updated if seg else None,
+        )
+
+    def _table_object(self, conn: sa.Connection, name: str) -> sa.Table:
+        """The SQLAlchemy table of an annotation or segmentation table (cached; structure never changes)."""
+        cached = self._tables.get(name)
+        if cached is not None:
+            return cached
+        meta = t.annotation_table_metadata
+        row = self._find_row(conn, name)
+        if row is not None:
+            table = t.annotation_table(self._md, name, get_schema(row.schema_type), row.reference_table)
+        else:
+            seg_meta = t.segmentation_table_metadata
+            seg = conn.execute(sa.select(seg_meta).where(seg_meta.c.table_name == name)).first()
+            if seg is None:
+                raise NotFound(f"table {name!r} does not exist")
+            ann = conn.execute(sa.select(meta).where(meta.c.table_name == seg.annotation_table)).one()
+            table = t.segmentation_table(self._md, name, get_schema(ann.schema_type))
+        self._tables[name] = table
+        return table
+
+    def table_object(self, name: str) -> sa.Table:
+        with self.read() as conn:
+            return self._table_object(conn, name)
+
+    def _lock_table(self, conn: sa.Connection, name: str) -> sa.Row[Any]:
+        """Serialize writers of one table and return its metadata row (FOR UPDATE on PostgreSQL)."""
+        meta = t.annotation_table_metadata
+        row = conn.execute(
+            sa.select(meta).where(meta.c.table_name == name).with_for_update()
+        ).first()
+        if row is None or not row.valid:
+            raise NotFound(f"table {name!r} does not exist")
+        return row
+
+    def _next_instant(self, last_modified: datetime) -> datetime:
+        """Now, but strictly after the table's last write, so history never ties."""
+        return max(self.clock(), last_modified + TICK)
+
+    def _touch(self, conn: sa.Connection, name: str, now: datetime) -> None:
+        meta = t.annotation_table_metadata
+        conn.execute(meta.update().where(meta.c.table_name == name).values(last_modified=now))
+
+    # -- annotations (see history.py) -------------------------------------------------------
+
+    def insert_annotations(self, name: str, rows: Any) -> npt.NDArray[np.int64]:
+        return history.insert(self, name, rows)
+
+    def update_annotations(self, name: str, rows: Any) -> dict[int, int]:
+        return history.update(self, name, rows)
+
+    def delete_annotations(self, name: str, ids: Any) -> list[int]:
+        return history.delete(self, name, ids)
+
+    def get_annotations(self, name: str, ids: Any) -> pa.Table:
+        return history.get(self, name, ids)
+
+    def annotations_at(self, name: str, at: datetime) -> pa.Table:
+        return history.at_instant(self, name, at)
+
+    def count_at(self, name: str, at: datetime) -> int:
+        return history.count_at(self, name, at)
+
+    # -- backend hooks -------------------------------------------------------------------------
+
+    def _decorate_annotation_table(self, table: sa.Table, schema: SchemaType) -> None:
+        """Add backend-only columns (PostGIS geometry) before the table is created."""
+
+    def _create_spatial_index(self, conn: sa.Connection, table: sa.Table, schema: SchemaType) -> None:
+        raise NotImplementedError
+
+    def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:
+        raise NotImplementedError
+
+    def box_clause(
+        self, table: sa.Table, point: str, lo: Sequence[int], hi: Sequence[int]
+    ) -> sa.ColumnElement[bool]:
+        """Rows whose ``point`` lies in the box [lo, hi] (voxels), using the spatial index."""
+        raise NotImplementedError

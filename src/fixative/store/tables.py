@@ -1,0 +1,119 @@
+"""One schema for both backends: the metadata tables, and the annotation and segmentation tables
+built from a schema type. Backend differences (spatial index, generated geometry) live in the
+dialect modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+
+from fixative.schemas.types import PointField, SchemaType
+from fixative.store.types import IdType, UtcDateTime
+
+PG_IDENTIFIER_MAX = 63
+
+metadata = sa.MetaData()
+
+annotation_table_metadata = sa.Table(
+    "annotation_table_metadata",
+    metadata,
+    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(64), nullable=False, unique=True),
+    sa.Column("schema_type", sa.String(64), nullable=False),
+    sa.Column("aligned_volume", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("notice_text", sa.Text),
+    sa.Column("reference_table", sa.String(64)),
+    sa.Column("flat_segmentation_source", sa.Text),
+    sa.Column("voxel_resolution_x", sa.Float, nullable=False),
+    sa.Column("voxel_resolution_y", sa.Float, nullable=False),
+    sa.Column("voxel_resolution_z", sa.Float, nullable=False),
+    sa.Column("read_permission", sa.String(16), nullable=False),
+    sa.Column("write_permission", sa.String(16), nullable=False),
+    sa.Column("valid", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created", UtcDateTime, nullable=False),
+    sa.Column("deleted", UtcDateTime),
+    sa.Column("last_modified", UtcDateTime, nullable=False),
+)
+
+segmentation_table_metadata = sa.Table(
+    "segmentation_table_metadata",
+    metadata,
+    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(160), nullable=False, unique=True),
+    sa.Column("annotation_table", sa.String(64), nullable=False, index=True),
+    sa.Column("pcg_table_name", sa.String(96), nullable=False),
+    sa.Column("segmentation_source", sa.Text, nullable=False, server_default=""),
+    sa.Column("valid", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created", UtcDateTime, nullable=False),
+    sa.Column("last_updated", UtcDateTime),
+)
+
+
+def index_name(prefix: str, table: str, column: str) -> str:
+    """``{prefix}_{table}_{column}``, shortened with a hash where PostgreSQL would truncate it."""
+    name = f"{prefix}_{table}_{column}"
+    if len(name) <= PG_IDENTIFIER_MAX:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name[: PG_IDENTIFIER_MAX - 11]}_{digest}"
+
+
+_SCALAR_TYPES: dict[str, sa.types.TypeEngine[object]] = {
+    "int": sa.BigInteger(),
+    "float": sa.Float(precision=53),
+    "str": sa.Text(),
+    "bool": sa.Boolean(),
+}
+
+
+def annotation_table(
+    md: sa.MetaData, name: str, schema: SchemaType, reference_table: str | None = None
+) -> sa.Table:
+    """The live annotation table: CRUD columns, then the flattened schema fields."""
+    columns: list[sa.SchemaItem] = [
+        sa.Column("id", IdType, primary_key=True, autoincrement=False),
+        sa.Column("created", UtcDateTime, nullable=False),
+        sa.Column("deleted", UtcDateTime),
+        sa.Column("superceded_id", sa.BigInteger),
+        sa.Column("valid", sa.Boolean, nullable=False),
+    ]
+    if schema.reference:
+        if reference_table is None:
+            raise ValueError("a reference schema needs a reference table")
+        columns.append(
+            sa.Column(
+                "target_id",
+                sa.BigInteger,
+                sa.ForeignKey(f"{reference_table}.id"),
+                nullable=False,
+            )
+        )
+        columns.append(sa.Index(index_name("ix", name, "target_id"), "target_id"))
+    for f in schema.fields:
+        if isinstance(f, PointField):
+            columns.extend(
+                sa.Column(c, sa.Integer, nullable=not f.required) for c in f.xyz_columns
+            )
+        else:
+            columns.append(sa.Column(f.name, _SCALAR_TYPES[f.kind], nullable=not f.required))
+    columns.append(sa.Index(index_name("ix", name, "created"), "created"))
+    columns.append(sa.Index(index_name("ix", name, "deleted"), "deleted"))
+    return sa.Table(name, md, *columns)
+
+
+def segmentation_table_name(annotation_table_name: str, pcg_table_name: str) -> str:
+    return f"{annotation_table_name}__{pcg_table_name}"
+
+
+def segmentation_table(md: sa.MetaData, name: str, schema: SchemaType) -> sa.Table:
+    """``id`` plus ``X_supervoxel_id`` and ``X_root_id`` (indexed) per bound point."""
+    columns: list[sa.SchemaItem] = [sa.Column("id", IdType, primary_key=True, autoincrement=False)]
+    for p in schema.bound_points:
+        columns.append(sa.Column(p.supervoxel_column, sa.BigInteger))
+        columns.append(sa.Column(p.root_column, sa.BigInteger))
+        columns.append(sa.Index(index_name("ix", name, p.root_column), p.root_column))
+    return sa.Table(name, md, *columns)
