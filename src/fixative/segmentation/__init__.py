@@ -1,0 +1,5 @@
+"""The segmentation port and its TensorStore adapter."""
+
+from fixative.segmentation.port import SegmentationSource
+
+__all__ = ["SegmentationSource"]

@@ -1,0 +1,1 @@
+"""Test support shipped with the package: database fixtures, clocks, contract suites, oracles."""

@@ -1,0 +1,62 @@
+"""Throw-away databases for tests: a fresh SQLite file, or a PostgreSQL database cloned from a
+template that already holds PostGIS and the migrated metadata (cloning takes ~0.1 s; creating
+the extension takes ~1 s)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+PG_SERVER = os.environ.get("FIXATIVE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+def _admin() -> sa.Engine:
+    return sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+
+
+def pg_url(name: str) -> str:
+    return f"{PG_SERVER}/{name}"
+
+
+def drop_pg_database(name: str) -> None:
+    engine = _admin()
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        engine.dispose()
+
+
+def create_pg_template(prefix: str = "fixative_tpl") -> str:
+    """A migrated database to clone tests from; returns its name."""
+    from fixative.store import open_store
+
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    store = open_store(pg_url(name))
+    store.dispose()
+    return name
+
+
+@contextmanager
+def pg_database(template: str, prefix: str = "fixative_test") -> Iterator[str]:
+    """A database cloned from ``template``; dropped afterwards. Yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = _admin()
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        engine.dispose()
+    try:
+        yield pg_url(name)
+    finally:
+        drop_pg_database(name)
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'live.sqlite'}"
