@@ -136,9 +136,7 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_db(cls, value: str) -> str:
         if value and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-            raise ValueError(
-                f"database_url {value!r} must start with sqlite:// or postgresql://"
-            )
+            raise ValueError(f"database_url {value!r} must start with sqlite:// or postgresql://")
         return value
 
     @field_validator("broker_url")
@@ -224,9 +222,7 @@ def load_settings(config_path: Path | str | None = None, **overrides: Any) -> Se
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{_key_of(tuple(err['loc']))}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{_key_of(tuple(err['loc']))}: {err['msg']}" for err in exc.errors())
         raise SettingsError(f"bad setting {problems}") from None
     except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
         raise SettingsError(f"bad settings file {_config_path()}: {exc}") from None

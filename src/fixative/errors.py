@@ -1,4 +1,7 @@
-"""The one exception tree. Every layer raises these; the API maps them to status codes in one place."""
+"""The one exception tree.
+
+Every layer raises these; the API maps them to status codes in one place.
+"""
 
 from __future__ import annotations
 

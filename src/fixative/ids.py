@@ -1,4 +1,5 @@
-"""The one place that converts ids between uint64 (volumes, chunkedgraph) and int64 (database, wire).
+"""The one place that converts ids between uint64 (volumes, chunkedgraph) and int64
+(database, wire).
 
 Segment ids are uint64 in volumes and in PyChunkedGraph, but PostgreSQL, SQLite, Arrow consumers
 (caveclient) and JSON all want signed 64-bit integers. Real root ids stay below 2**63 (the layer

@@ -6,7 +6,15 @@ from fixative.errors import NotFound
 from fixative.schemas.types import PointField, ScalarField, SchemaType
 
 BOUTON_TYPES = (
-    "pancake", "basmati", "potato", "sst", "vertical", "vip", "ivy", "clutch", "chandelier",
+    "pancake",
+    "basmati",
+    "potato",
+    "sst",
+    "vertical",
+    "vip",
+    "ivy",
+    "clutch",
+    "chandelier",
 )
 
 

@@ -37,12 +37,14 @@ def arrow_schema(schema: SchemaType) -> pa.Schema:
 
 def from_records(schema: SchemaType, records: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Validate records in nested (``{"pt": {"position": [x, y, z]}}``) or flat form."""
-    if isinstance(records, Mapping | str | bytes):
+    if isinstance(records, Mapping | str | bytes) or not isinstance(records, Sequence):
         raise InvalidInput("annotations must be a list of objects")
     columns: dict[str, list[Any]] = {name: [] for name in arrow_schema(schema).names}
     for row_no, record in enumerate(records):
         if not isinstance(record, Mapping):
-            raise InvalidInput(f"annotation {row_no}: expected an object, got {type(record).__name__}")
+            raise InvalidInput(
+                f"annotation {row_no}: expected an object, got {type(record).__name__}"
+            )
         _check_keys(schema, record, row_no)
         columns["id"].append(record.get("id"))
         if schema.reference:
@@ -53,7 +55,12 @@ def from_records(schema: SchemaType, records: Sequence[Mapping[str, Any]]) -> pa
                 for col, value in zip(f.xyz_columns, xyz, strict=True):
                     columns[col].append(value)
             else:
-                columns[f.name].append(record.get(f.name))
+                value = record.get(f.name)
+                if isinstance(value, bool) and f.kind != "bool":
+                    raise InvalidInput(
+                        f"annotation {row_no}: field {f.name!r} expects {f.kind}, got a boolean"
+                    )
+                columns[f.name].append(value)
     return from_columns(schema, columns, _from_records=True)
 
 
@@ -119,7 +126,10 @@ def from_columns(
     if len(lengths) > 1:
         raise InvalidInput("columns have different lengths")
     n_rows = lengths.pop() if lengths else 0
-    arrays = [_cast_column(schema, fld, table_cols.get(fld.name), n_rows) for fld in target]
+    arrays = [
+        _cast_column(schema, fld, table_cols.get(fld.name), n_rows, nan_is_null=not _from_records)
+        for fld in target
+    ]
     return pa.Table.from_arrays(arrays, schema=target)
 
 
@@ -140,9 +150,13 @@ def _split_positions(schema: SchemaType, cols: dict[str, Any]) -> dict[str, Any]
         if isinstance(raw, pa.ChunkedArray | pa.Array):
             raw = raw.to_numpy(zero_copy_only=False)
         try:
-            arr = np.asarray(raw.tolist() if isinstance(raw, np.ndarray) and raw.dtype == object else raw)
+            arr = np.asarray(
+                raw.tolist() if isinstance(raw, np.ndarray) and raw.dtype == object else raw
+            )
         except ValueError:
-            raise InvalidInput(f"column {p.position!r}: positions must all have 3 coordinates") from None
+            raise InvalidInput(
+                f"column {p.position!r}: positions must all have 3 coordinates"
+            ) from None
         if arr.ndim != 2 or arr.shape[1] != 3:
             raise InvalidInput(f"column {p.position!r}: expected 3 coordinates per row")
         for i, c in enumerate(p.xyz_columns):
@@ -150,20 +164,27 @@ def _split_positions(schema: SchemaType, cols: dict[str, Any]) -> dict[str, Any]
     return cols
 
 
-def _cast_column(schema: SchemaType, fld: pa.Field, values: Any, n_rows: int) -> pa.Array:
+def _cast_column(
+    schema: SchemaType, fld: pa.Field, values: Any, n_rows: int, *, nan_is_null: bool
+) -> pa.Array:
+    """Cast one column. NaN means missing in columnar (dataframe) input; records refuse it."""
     name = fld.name
     if values is None:
         if not fld.nullable:
             raise InvalidInput(f"missing required field {_field_label(schema, name)}")
         return pa.nulls(n_rows, fld.type)
     try:
-        arr = values if isinstance(values, pa.ChunkedArray | pa.Array) else pa.array(
-            values, from_pandas=True
+        arr = (
+            values
+            if isinstance(values, pa.ChunkedArray | pa.Array)
+            else pa.array(values, from_pandas=nan_is_null)
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
         raise InvalidInput(f"field {_field_label(schema, name)}: {_short(exc)}") from None
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if nan_is_null and pa.types.is_floating(arr.type) and len(arr):
+        arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, arr.type), arr)
     arr = _cast(schema, name, arr, fld.type)
     if not fld.nullable and arr.null_count:
         row = int(pc.index(pc.is_null(arr), True).as_py())
@@ -179,7 +200,9 @@ def _cast(schema: SchemaType, name: str, arr: pa.Array, to: pa.DataType) -> pa.A
     source = arr.type
     if pa.types.is_boolean(source) and not pa.types.is_boolean(to):
         raise InvalidInput(f"field {label}: expected {_kind(to)}, got booleans")
-    if pa.types.is_string(to) and not (pa.types.is_string(source) or pa.types.is_large_string(source)):
+    if pa.types.is_string(to) and not (
+        pa.types.is_string(source) or pa.types.is_large_string(source)
+    ):
         raise InvalidInput(f"field {label}: expected text, got {source}")
     if pa.types.is_boolean(to) and not pa.types.is_boolean(source):
         raise InvalidInput(f"field {label}: expected true/false, got {source}")

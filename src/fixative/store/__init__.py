@@ -8,7 +8,8 @@ from fixative.store.model import NewTable, TableInfo
 
 
 def open_store(url: str, clock: Clock = utc_now, *, migrate: bool = True) -> Store:
-    """Open the live database at ``url`` (sqlite:/// or postgresql://), upgraded to the latest schema."""
+    """Open the live database at ``url`` (sqlite:/// or postgresql://), migrated to the latest
+    schema."""
     store: Store
     if url.startswith("sqlite"):
         from fixative.store.sqlite import SqliteStore

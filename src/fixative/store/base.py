@@ -74,7 +74,9 @@ class Store:
         spec.validate()
         schema = get_schema(spec.schema_type)
         if schema.reference and not spec.reference_table:
-            raise InvalidInput(f"schema {schema.name!r} references another table: give reference_table")
+            raise InvalidInput(
+                f"schema {schema.name!r} references another table: give reference_table"
+            )
         if not schema.reference and spec.reference_table:
             raise InvalidInput(f"schema {schema.name!r} is not a reference schema")
         now = self.clock()
@@ -120,7 +122,12 @@ class Store:
         return self.get_table(spec.table_name)
 
     def _create_segmentation_table(
-        self, conn: sa.Connection, spec: NewTable, schema: SchemaType, now: datetime, existing: set[str]
+        self,
+        conn: sa.Connection,
+        spec: NewTable,
+        schema: SchemaType,
+        now: datetime,
+        existing: set[str],
     ) -> None:
         assert spec.pcg_table_name is not None
         seg_name = t.segmentation_table_name(spec.table_name, spec.pcg_table_name)
@@ -169,7 +176,9 @@ class Store:
     def _info(self, conn: sa.Connection, row: sa.Row[Any]) -> TableInfo:
         seg_meta = t.segmentation_table_metadata
         seg = conn.execute(
-            sa.select(seg_meta).where(seg_meta.c.annotation_table == row.table_name).order_by(seg_meta.c.id)
+            sa.select(seg_meta)
+            .where(seg_meta.c.annotation_table == row.table_name)
+            .order_by(seg_meta.c.id)
         ).first()
         return TableInfo(
             table_name=row.table_name,
@@ -180,7 +189,11 @@ class Store:
             notice_text=row.notice_text,
             reference_table=row.reference_table,
             flat_segmentation_source=row.flat_segmentation_source,
-            voxel_resolution_nm=(row.voxel_resolution_x, row.voxel_resolution_y, row.voxel_resolution_z),
+            voxel_resolution_nm=(
+                row.voxel_resolution_x,
+                row.voxel_resolution_y,
+                row.voxel_resolution_z,
+            ),
             read_permission=row.read_permission,
             write_permission=row.write_permission,
             valid=row.valid,
@@ -193,20 +206,25 @@ class Store:
         )
 
     def _table_object(self, conn: sa.Connection, name: str) -> sa.Table:
-        """The SQLAlchemy table of an annotation or segmentation table (cached; structure never changes)."""
+        """The SQLAlchemy table of an annotation or segmentation table (cached: tables never
+        change shape)."""
         cached = self._tables.get(name)
         if cached is not None:
             return cached
         meta = t.annotation_table_metadata
         row = self._find_row(conn, name)
         if row is not None:
-            table = t.annotation_table(self._md, name, get_schema(row.schema_type), row.reference_table)
+            table = t.annotation_table(
+                self._md, name, get_schema(row.schema_type), row.reference_table
+            )
         else:
             seg_meta = t.segmentation_table_metadata
             seg = conn.execute(sa.select(seg_meta).where(seg_meta.c.table_name == name)).first()
             if seg is None:
                 raise NotFound(f"table {name!r} does not exist")
-            ann = conn.execute(sa.select(meta).where(meta.c.table_name == seg.annotation_table)).one()
+            ann = conn.execute(
+                sa.select(meta).where(meta.c.table_name == seg.annotation_table)
+            ).one()
             table = t.segmentation_table(self._md, name, get_schema(ann.schema_type))
         self._tables[name] = table
         return table
@@ -258,7 +276,9 @@ class Store:
     def _decorate_annotation_table(self, table: sa.Table, schema: SchemaType) -> None:
         """Add backend-only columns (PostGIS geometry) before the table is created."""
 
-    def _create_spatial_index(self, conn: sa.Connection, table: sa.Table, schema: SchemaType) -> None:
+    def _create_spatial_index(
+        self, conn: sa.Connection, table: sa.Table, schema: SchemaType
+    ) -> None:
         raise NotImplementedError
 
     def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:

@@ -57,13 +57,17 @@ def insert(store: Store, name: str, rows: Any) -> npt.NDArray[np.int64]:
 def _with_crud(data: pa.Table, ids: npt.NDArray[np.int64], now: datetime) -> pa.Table:
     n = data.num_rows
     full = data.set_column(0, "id", pa.array(ids, pa.int64()))
-    full = full.append_column("created", pa.array(np.full(n, now), TIME_TYPE) if n else pa.array([], TIME_TYPE))
+    full = full.append_column(
+        "created", pa.array(np.full(n, now), TIME_TYPE) if n else pa.array([], TIME_TYPE)
+    )
     full = full.append_column("deleted", pa.nulls(n, TIME_TYPE))
     full = full.append_column("superceded_id", pa.nulls(n, pa.int64()))
     return full.append_column("valid", pa.array(np.ones(n, dtype=bool)))
 
 
-def _assign_ids(conn: sa.Connection, table: sa.Table, given: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+def _assign_ids(
+    conn: sa.Connection, table: sa.Table, given: pa.ChunkedArray
+) -> npt.NDArray[np.int64]:
     """Keep client ids (refusing duplicates and ids in use) and number the rest after the max."""
     n = len(given)
     current_max = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
@@ -78,7 +82,7 @@ def _assign_ids(conn: sa.Connection, table: sa.Table, given: pa.ChunkedArray) ->
         if taken:
             shown = ", ".join(map(str, sorted(taken)[:10]))
             raise Conflict(f"annotation id(s) {shown} already exist in table {table.name!r}")
-    ids = np.asarray(given.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    ids = np.array(given.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
     missing = ids == 0
     start = max(current_max, int(present.max())) + 1
     ids[missing] = np.arange(start, start + int(missing.sum()), dtype=np.int64)
@@ -120,7 +124,9 @@ def _current_rows(conn: sa.Connection, table: sa.Table, ids: Sequence[int], acti
     gone = [i for i in ids if rows[i] is not None]
     if gone:
         shown = ", ".join(map(str, gone[:10]))
-        raise Conflict(f"annotation id(s) {shown} in table {table.name!r} are already deleted or superseded")
+        raise Conflict(
+            f"annotation id(s) {shown} in table {table.name!r} are already deleted or superseded"
+        )
 
 
 def _ids_of(values: Any, what: str) -> list[int]:
@@ -142,7 +148,9 @@ def update(store: Store, name: str, rows: Any) -> dict[int, int]:
         return {}
     if data.column("id").null_count:
         row = int(pc.index(pc.is_null(data.column("id")), True).as_py())
-        raise InvalidInput(f"annotation {row}: an update needs the id of the annotation it replaces")
+        raise InvalidInput(
+            f"annotation {row}: an update needs the id of the annotation it replaces"
+        )
     old_ids = [int(i) for i in data.column("id").to_pylist()]
     with store.write() as conn:
         meta_row = store._lock_table(conn, name)
@@ -191,7 +199,9 @@ def get(store: Store, name: str, ids: Any) -> pa.Table:
     with store.read() as conn:
         table = store._table_object(conn, name)
         parts = [
-            read_arrow(conn, sa.select(table).where(table.c.id.in_(id_list[lo : lo + ID_CHUNK])), table)
+            read_arrow(
+                conn, sa.select(table).where(table.c.id.in_(id_list[lo : lo + ID_CHUNK])), table
+            )
             for lo in range(0, len(id_list), ID_CHUNK)
         ]
     result = pa.concat_tables(parts) if parts else read_empty(store, name)
@@ -210,9 +220,7 @@ def read_empty(store: Store, name: str) -> pa.Table:
 
 
 def visible_at(table: sa.Table, at: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        table.c.created <= at, sa.or_(table.c.deleted.is_(None), table.c.deleted > at)
-    )
+    return sa.and_(table.c.created <= at, sa.or_(table.c.deleted.is_(None), table.c.deleted > at))
 
 
 def at_instant(store: Store, name: str, at: datetime) -> pa.Table:
@@ -259,7 +267,7 @@ def read_arrow(conn: sa.Connection, query: sa.Select[Any], table: sa.Table) -> p
     names = list(result.keys())
     rows = result.all()
     schema = arrow_schema_of(table, names)
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     return pa.Table.from_arrays(
         [pa.array(list(col), type=f.type) for col, f in zip(columns, schema, strict=True)],
         schema=schema,

@@ -33,7 +33,9 @@ def check_table_name(name: object, what: str = "table name") -> str:
             "starting with a letter"
         )
     if "__" in name:
-        raise InvalidInput(f"{what} {name!r} may not contain '__' (it separates segmentation tables)")
+        raise InvalidInput(
+            f"{what} {name!r} may not contain '__' (it separates segmentation tables)"
+        )
     if name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
         raise InvalidInput(f"{what} {name!r} is reserved")
     return name

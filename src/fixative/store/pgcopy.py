@@ -26,7 +26,13 @@ SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in microseconds since the Unix epoch
 
-_FIXED: dict[str, str] = {"int8": ">i8", "int4": ">i4", "float8": ">f8", "bool": "u1", "timestamptz": ">i8"}
+_FIXED: dict[str, str] = {
+    "int8": ">i8",
+    "int4": ">i4",
+    "float8": ">f8",
+    "bool": "u1",
+    "timestamptz": ">i8",
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,11 @@ def encode(table: pa.Table, columns: list[CopyColumn]) -> bytes:
         c.pg_type != "text" and (a.null_count in (0, n_rows))
         for c, a in zip(columns, arrays, strict=True)
     )
-    body = _encode_uniform(arrays, columns, n_rows) if uniform else _encode_scattered(arrays, columns, n_rows)
+    body = (
+        _encode_uniform(arrays, columns, n_rows)
+        if uniform
+        else _encode_scattered(arrays, columns, n_rows)
+    )
     return SIGNATURE + body + TRAILER
 
 
@@ -76,7 +86,9 @@ def _encode_uniform(arrays: list[pa.Array], columns: list[CopyColumn], n_rows: i
     return rows.tobytes()
 
 
-def _cell_bytes(arr: pa.Array, pg_type: PgType) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+def _cell_bytes(
+    arr: pa.Array, pg_type: PgType
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
     """Per-row data lengths (-1 for NULL) and the concatenated value bytes of the non-null cells."""
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if pg_type == "text":
@@ -85,7 +97,11 @@ def _cell_bytes(arr: pa.Array, pg_type: PgType) -> tuple[npt.NDArray[np.int64], 
             strings.offset : strings.offset + len(strings) + 1
         ]
         lengths = np.diff(offsets)
-        data = np.frombuffer(strings.buffers()[2], dtype=np.uint8) if strings.buffers()[2] else np.zeros(0, np.uint8)
+        data = (
+            np.frombuffer(strings.buffers()[2], dtype=np.uint8)
+            if strings.buffers()[2]
+            else np.zeros(0, np.uint8)
+        )
         data = data[offsets[0] : offsets[-1]]
         return np.where(valid, lengths, -1), data
     width = np.dtype(_FIXED[pg_type]).itemsize
@@ -119,7 +135,9 @@ def _encode_scattered(arrays: list[pa.Array], columns: list[CopyColumn], n_rows:
     return buf.tobytes()
 
 
-def _scatter_fixed(buf: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], values: npt.NDArray[np.generic]) -> None:
+def _scatter_fixed(
+    buf: npt.NDArray[np.uint8], at: npt.NDArray[np.int64], values: npt.NDArray[np.generic]
+) -> None:
     width = values.dtype.itemsize
     idx = at[:, None] + np.arange(width, dtype=np.int64)
     buf[idx] = np.ascontiguousarray(values).view(np.uint8).reshape(-1, width)

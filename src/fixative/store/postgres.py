@@ -1,4 +1,5 @@
-"""PostgreSQL + PostGIS: generated ``geometry(POINTZ)`` columns with N-D GiST indexes, binary COPY."""
+"""PostgreSQL + PostGIS: generated ``geometry(POINTZ)`` columns with N-D GiST indexes, and
+binary COPY."""
 
 from __future__ import annotations
 
@@ -79,7 +80,9 @@ class PostgresStore(Store):
                 )
             )
 
-    def _create_spatial_index(self, conn: sa.Connection, table: sa.Table, schema: SchemaType) -> None:
+    def _create_spatial_index(
+        self, conn: sa.Connection, table: sa.Table, schema: SchemaType
+    ) -> None:
         for p in schema.points:
             name = index_name("idx", table.name, p.position)
             conn.exec_driver_sql(

@@ -1,4 +1,5 @@
-"""SQLite: the embedded default. WAL, one writer at a time (BEGIN IMMEDIATE), R*Tree spatial index."""
+"""SQLite: the embedded default. WAL, one writer at a time (BEGIN IMMEDIATE), and an R*Tree
+spatial index per point."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ def sqlite_engine(url: str) -> sa.Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(
+            "PRAGMA cache_size=-262144"
+        )  # 256 MiB: R*Trees and indexes thrash a small cache
+        cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -52,7 +57,9 @@ class SqliteStore(Store):
     def open(cls, url: str, clock: Clock = utc_now) -> SqliteStore:
         return cls(sqlite_engine(url), clock)
 
-    def _create_spatial_index(self, conn: sa.Connection, table: sa.Table, schema: SchemaType) -> None:
+    def _create_spatial_index(
+        self, conn: sa.Connection, table: sa.Table, schema: SchemaType
+    ) -> None:
         for p in schema.points:
             rtree = rtree_name(table.name, p.name)
             x, y, z = p.xyz_columns
@@ -69,7 +76,11 @@ class SqliteStore(Store):
     def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:
         """Large batched executemany; constant columns (created, valid) are SQL literals."""
         created = rows.column("created")[0].as_py()
-        names = [n for n in rows.column_names if n not in ("created", "deleted", "superceded_id", "valid")]
+        names = [
+            n
+            for n in rows.column_names
+            if n not in ("created", "deleted", "superceded_id", "valid")
+        ]
         cols = ", ".join(f'"{n}"' for n in names)
         marks = ", ".join("?" for _ in names)
         sql = (
@@ -92,8 +103,11 @@ class SqliteStore(Store):
             *(sa.column(c) for c in ("id", "x0", "x1", "y0", "y1", "z0", "z1")),
         )
         inside = sa.select(rtree.c.id).where(
-            rtree.c.x0 >= lo[0], rtree.c.x1 <= hi[0],
-            rtree.c.y0 >= lo[1], rtree.c.y1 <= hi[1],
-            rtree.c.z0 >= lo[2], rtree.c.z1 <= hi[2],
+            rtree.c.x0 >= lo[0],
+            rtree.c.x1 <= hi[0],
+            rtree.c.y0 >= lo[1],
+            rtree.c.y1 <= hi[1],
+            rtree.c.z0 >= lo[2],
+            rtree.c.z1 <= hi[2],
         )
         return table.c.id.in_(inside)

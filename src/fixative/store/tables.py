@@ -6,8 +6,10 @@ dialect modules.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.schema import SchemaItem
 
 from fixative.schemas.types import PointField, SchemaType
 from fixative.store.types import IdType, UtcDateTime
@@ -62,7 +64,7 @@ def index_name(prefix: str, table: str, column: str) -> str:
     return f"{name[: PG_IDENTIFIER_MAX - 11]}_{digest}"
 
 
-_SCALAR_TYPES: dict[str, sa.types.TypeEngine[object]] = {
+_SCALAR_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "int": sa.BigInteger(),
     "float": sa.Float(precision=53),
     "str": sa.Text(),
@@ -74,7 +76,7 @@ def annotation_table(
     md: sa.MetaData, name: str, schema: SchemaType, reference_table: str | None = None
 ) -> sa.Table:
     """The live annotation table: CRUD columns, then the flattened schema fields."""
-    columns: list[sa.SchemaItem] = [
+    columns: list[SchemaItem] = [
         sa.Column("id", IdType, primary_key=True, autoincrement=False),
         sa.Column("created", UtcDateTime, nullable=False),
         sa.Column("deleted", UtcDateTime),
@@ -95,9 +97,7 @@ def annotation_table(
         columns.append(sa.Index(index_name("ix", name, "target_id"), "target_id"))
     for f in schema.fields:
         if isinstance(f, PointField):
-            columns.extend(
-                sa.Column(c, sa.Integer, nullable=not f.required) for c in f.xyz_columns
-            )
+            columns.extend(sa.Column(c, sa.Integer, nullable=not f.required) for c in f.xyz_columns)
         else:
             columns.append(sa.Column(f.name, _SCALAR_TYPES[f.kind], nullable=not f.required))
     columns.append(sa.Index(index_name("ix", name, "created"), "created"))
@@ -111,7 +111,7 @@ def segmentation_table_name(annotation_table_name: str, pcg_table_name: str) -> 
 
 def segmentation_table(md: sa.MetaData, name: str, schema: SchemaType) -> sa.Table:
     """``id`` plus ``X_supervoxel_id`` and ``X_root_id`` (indexed) per bound point."""
-    columns: list[sa.SchemaItem] = [sa.Column("id", IdType, primary_key=True, autoincrement=False)]
+    columns: list[SchemaItem] = [sa.Column("id", IdType, primary_key=True, autoincrement=False)]
     for p in schema.bound_points:
         columns.append(sa.Column(p.supervoxel_column, sa.BigInteger))
         columns.append(sa.Column(p.root_column, sa.BigInteger))
