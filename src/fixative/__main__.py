@@ -1,0 +1,3 @@
+from fixative.cli import main
+
+main()

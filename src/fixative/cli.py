@@ -1,0 +1,134 @@
+"""The ``fixative`` command. A failure prints one clear line; ``--debug`` shows the traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from fixative.config import Settings, load_settings
+from fixative.errors import FixativeError
+
+
+@dataclass
+class Context:
+    config_path: Path | None
+    debug: bool
+    console: Console
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML settings file (default: $FIXATIVE_CONFIG, ./fixative.toml).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
+    """Fixative: time-locked connectome annotations."""
+    ctx.obj = Context(config_path, debug, Console())
+
+
+@cli.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Create or upgrade the live database."""
+    from fixative.bootstrap import live_store
+
+    store = live_store(ctx.settings)
+    store.dispose()
+    ctx.console.print(f"live database ready: {ctx.settings.live_database_url}")
+
+
+@cli.command()
+@pass_ctx
+def demo(ctx: Context) -> None:
+    """Write, correct and delete annotations, and show the table at several instants."""
+    from fixative.demo import history
+
+    history.run(ctx.settings.home, ctx.console)
+
+
+@cli.group()
+def schema() -> None:
+    """Annotation schema types."""
+
+
+@schema.command("list")
+@pass_ctx
+def schema_list(ctx: Context) -> None:
+    from fixative.schemas import SCHEMAS
+
+    table = Table("schema", "columns", "description")
+    for name, sch in sorted(SCHEMAS.items()):
+        table.add_row(name, ", ".join(sch.flat_names()), sch.description)
+    ctx.console.print(table)
+
+
+@schema.command("show")
+@click.argument("name")
+def schema_show(name: str) -> None:
+    """Print a schema type as JSON Schema."""
+    from fixative.schemas import get_schema
+    from fixative.schemas.jsonschema import to_json_schema
+
+    click.echo(json.dumps(to_json_schema(get_schema(name)), indent=2))
+
+
+@cli.command("tables")
+@pass_ctx
+def tables(ctx: Context) -> None:
+    """List the annotation tables of the live database."""
+    from fixative.bootstrap import live_store
+
+    store = live_store(ctx.settings)
+    try:
+        table = Table("table", "schema", "owner", "last modified")
+        for info in store.list_tables():
+            table.add_row(
+                info.table_name, info.schema.name, info.user_id, info.last_modified_at.isoformat()
+            )
+        ctx.console.print(table)
+    finally:
+        store.dispose()
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except FixativeError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True
+        )
+        sys.exit(1)

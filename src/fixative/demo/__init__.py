@@ -1,0 +1,1 @@
+"""The demo: real C. elegans cells and synapses in an embedded datastack."""
