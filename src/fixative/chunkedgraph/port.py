@@ -45,14 +45,14 @@ class ChunkedGraph(Protocol):
         """Root of each supervoxel at ``at`` (0 for supervoxel id 0), same order and length."""
         ...
 
-    def get_delta_roots(
-        self, since: datetime, until: datetime | None = None
-    ) -> tuple[U64, U64]:
+    def get_delta_roots(self, since: datetime, until: datetime | None = None) -> tuple[U64, U64]:
         """(old_roots, new_roots) of the operations in [since, until]: roots that expired and
         roots that were created in that window (PyChunkedGraph ``delta_roots``)."""
         ...
 
-    def is_latest_roots(self, root_ids: npt.ArrayLike, at: datetime | None = None) -> npt.NDArray[np.bool_]:
+    def is_latest_roots(
+        self, root_ids: npt.ArrayLike, at: datetime | None = None
+    ) -> npt.NDArray[np.bool_]:
         """True where the root exists at ``at`` and has not been superseded by then."""
         ...
 
