@@ -1,0 +1,76 @@
+"""Request parsing shared by the blueprints: JSON bodies sent without a Content-Type, exact
+64-bit ids, float-epoch timestamps, Python-style booleans in query strings."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from flask import request
+
+from fixative.clock import as_utc
+from fixative.errors import InvalidInput
+from fixative.ids import to_uint64
+
+UINT64_MAX = 2**64 - 1
+
+
+def json_body(required: bool = True) -> Any:
+    """The request body parsed as JSON whatever its Content-Type (PyChunkedGraph clients send
+    none, and send bodies on GET)."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        if required:
+            raise InvalidInput("request body is empty; expected JSON")
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+
+
+def id_list(body: Any, key: str) -> npt.NDArray[np.uint64]:
+    """``body[key]`` as uint64 ids; anything but a list of non-negative integers is refused."""
+    if not isinstance(body, dict) or key not in body:
+        raise InvalidInput(f"body must be a JSON object with a {key!r} list")
+    values = body[key]
+    if not isinstance(values, list):
+        raise InvalidInput(f"{key!r} must be a list of integer ids")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > UINT64_MAX:
+            raise InvalidInput(f"{key!r} holds {v!r}, not a 64-bit unsigned integer id")
+    return np.array(values, dtype=np.uint64) if values else to_uint64([])
+
+
+def timestamp_arg(name: str, default: datetime | None = None) -> datetime | None:
+    """A query-string timestamp: epoch seconds (float) or ISO-8601."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return as_utc(float(raw))
+    except ValueError:
+        pass
+    try:
+        return as_utc(raw)
+    except InvalidInput:
+        raise InvalidInput(f"query parameter {name}={raw!r} is not a timestamp") from None
+
+
+def bool_arg(name: str, default: bool = False) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"query parameter {name}={raw!r} is not a boolean")
+
+
+def epoch(value: datetime) -> float:
+    return value.timestamp()
