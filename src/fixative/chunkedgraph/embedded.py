@@ -1,0 +1,314 @@
+"""``EmbeddedChunkedGraph``: our own versioned supervoxel graph, persisted in the live database.
+
+The database (``cg_`` tables, see ``tables.py``) is the truth; memory holds an immutable
+``RootIndex`` loaded at open, so reads never touch the disk except one tiny query per read that
+asks whether another process has appended operations (then the new ones are loaded and applied).
+Edits run in one write transaction that locks the graph row (``FOR UPDATE`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite), catches up, plans the change, writes it, and only after commit
+swaps in the new index. The current edge set, needed only by edits, is loaded on the first edit.
+
+Operation instants come from the clock, rounded down to the millisecond and kept at least 1 ms
+after the previous operation, as PyChunkedGraph stamps them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+
+from fixative.chunkedgraph import edits, lineage, persist
+from fixative.chunkedgraph.edits import Adjacency, EditRequest, Slot
+from fixative.chunkedgraph.index import NEVER, RootIndex
+from fixative.chunkedgraph.port import U64, Operation
+from fixative.chunkedgraph.records import (
+    SUPERVOXEL_LIMIT,
+    Build,
+    RootInfo,
+    as_ids,
+    ceil_ms,
+    floor_ms,
+    from_ms,
+    mint_root_id,
+)
+from fixative.chunkedgraph.tables import TABLE_ID_LENGTH, cg_graphs
+from fixative.clock import Clock
+from fixative.errors import Conflict, InvalidInput, NotFound
+from fixative.store import Store
+
+USER_ID_LENGTH = 128
+
+Planner = Callable[[RootIndex, Adjacency], EditRequest]
+
+
+def _ms(at: datetime | None) -> int | None:
+    return None if at is None else floor_ms(at)
+
+
+def _check_table_id(table_id: str) -> None:
+    if not isinstance(table_id, str) or not 0 < len(table_id) <= TABLE_ID_LENGTH:
+        raise InvalidInput(f"chunkedgraph table id {table_id!r} must be 1-{TABLE_ID_LENGTH} chars")
+
+
+def _check_user_id(user_id: str) -> None:
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= USER_ID_LENGTH:
+        raise InvalidInput(f"user id {user_id!r} must be 1-{USER_ID_LENGTH} characters")
+
+
+def initial_build(
+    supervoxel_ids: npt.ArrayLike, edges: npt.ArrayLike, at_ms: int, user_id: str
+) -> tuple[Build, U64]:
+    """The build record (initial roots = connected components of ``edges``) and the edges as an
+    (n, 2) uint64 array, smaller id first, de-duplicated."""
+    svs = np.unique(as_ids(supervoxel_ids))
+    if svs.size == 0 or svs.size != np.asarray(supervoxel_ids).size:
+        raise InvalidInput("supervoxel ids must be a non-empty list without repeats")
+    if svs[0] == 0 or int(svs[-1]) >= SUPERVOXEL_LIMIT:
+        raise InvalidInput(f"supervoxel ids must lie in [1, {SUPERVOXEL_LIMIT})")
+    raw = np.asarray(edges)
+    if raw.size and (raw.ndim != 2 or raw.shape[1] != 2):
+        raise InvalidInput("edges must be pairs of supervoxel ids")
+    pairs = as_ids(edges).reshape(-1, 2)
+    pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+    if (pairs[:, 0] == pairs[:, 1]).any():
+        raise InvalidInput("an edge joins a supervoxel to itself")
+    known = np.isin(pairs, svs)
+    if not known.all():
+        raise NotFound(f"edge endpoint {int(pairs[~known][0])} is not a listed supervoxel")
+    pieces = edits.components(svs.tolist(), [(a, b) for a, b in pairs.tolist()])
+    roots = np.zeros(svs.size, dtype=np.uint64)
+    for counter, piece in enumerate(pieces, start=1):
+        roots[np.searchsorted(svs, np.array(piece, dtype=np.uint64))] = mint_root_id(counter)
+    return Build(at_ms, svs, roots, user_id), pairs
+
+
+class EmbeddedChunkedGraph:
+    """A chunkedgraph with full edit history in the Store's database (see the module doc)."""
+
+    def __init__(self, store: Store, table_id: str, index: RootIndex, clock: Clock) -> None:
+        self._store = store
+        self._table_id = table_id
+        self._index = index
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._adjacency: Adjacency | None = None
+        self._adjacency_at = -1  # the operation id the edge set reflects
+
+    @classmethod
+    def create(
+        cls,
+        store: Store,
+        table_id: str,
+        supervoxel_ids: npt.ArrayLike,
+        edges: npt.ArrayLike = (),
+        *,
+        at: datetime | None = None,
+        user_id: str = "fixative",
+        clock: Clock | None = None,
+    ) -> EmbeddedChunkedGraph:
+        """Build a new graph; its initial roots are the components of ``edges``, created at
+        ``at`` (default: now). Conflict if ``table_id`` exists."""
+        _check_table_id(table_id)
+        _check_user_id(user_id)
+        clock = clock or store.clock
+        build, pairs = initial_build(supervoxel_ids, edges, floor_ms(at or clock()), user_id)
+        exists = Conflict(f"chunkedgraph table {table_id!r} already exists")
+        try:
+            with store.write() as conn:
+                if persist.find_graph(conn, table_id) is not None:
+                    raise exists
+                persist.insert_graph(conn, table_id, build, pairs)
+        except sa.exc.IntegrityError:  # created concurrently by another writer
+            raise exists from None
+        graph = cls(store, table_id, RootIndex.build(build), clock)
+        graph._adjacency = Adjacency((int(a), int(b)) for a, b in pairs.tolist())
+        graph._adjacency_at = 0
+        return graph
+
+    @classmethod
+    def open(
+        cls, store: Store, table_id: str, *, clock: Clock | None = None
+    ) -> EmbeddedChunkedGraph:
+        """Load an existing graph (NotFound if there is none)."""
+        with store.read() as conn:
+            upto = persist.last_operation_id(conn, table_id)
+            build = persist.load_build(conn, table_id)
+            changes = persist.load_changes(conn, table_id, 0, upto)
+        index = RootIndex.build(build).extend(changes)
+        return cls(store, table_id, index, clock or store.clock)
+
+    @staticmethod
+    def list_table_ids(store: Store) -> list[str]:
+        """The embedded graphs held in ``store``'s database."""
+        with store.read() as conn:
+            query = sa.select(cg_graphs.c.table_id).order_by(cg_graphs.c.table_id)
+            return [str(v) for v in conn.execute(query).scalars()]
+
+    @property
+    def table_id(self) -> str:
+        return self._table_id
+
+    # -- freshness -------------------------------------------------------------------------------
+
+    def refresh(self) -> RootIndex:
+        """The index, after loading operations another process committed since (one query)."""
+        index = self._index
+        with self._store.read() as conn:
+            upto = persist.last_operation_id(conn, self._table_id)
+            if upto > index.last_operation_id:
+                index = self._catch_up(conn, upto)
+        return index
+
+    def _catch_up(self, conn: sa.Connection, upto: int) -> RootIndex:
+        with self._lock:
+            index = self._index
+            if upto > index.last_operation_id:
+                changes = persist.load_changes(conn, self._table_id, index.last_operation_id, upto)
+                index = index.extend(changes)
+                if (
+                    self._adjacency is not None
+                    and self._adjacency_at == changes[0].operation_id - 1
+                ):
+                    for change in changes:
+                        self._adjacency.apply(change)
+                    self._adjacency_at = changes[-1].operation_id
+                self._index = index
+            return index
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def get_roots(self, supervoxel_ids: npt.ArrayLike, at: datetime | None = None) -> U64:
+        return self.refresh().roots(as_ids(supervoxel_ids), _ms(at))
+
+    def get_delta_roots(self, since: datetime, until: datetime | None = None) -> tuple[U64, U64]:
+        return self.refresh().delta_roots(ceil_ms(since), _ms(until))
+
+    def is_latest_roots(
+        self, root_ids: npt.ArrayLike, at: datetime | None = None
+    ) -> npt.NDArray[np.bool_]:
+        return self.refresh().is_latest(as_ids(root_ids), _ms(at))
+
+    def get_root_timestamps(
+        self, root_ids: npt.ArrayLike, latest: bool = False, at: datetime | None = None
+    ) -> list[datetime]:
+        index = self.refresh()
+        rows = index.known_root_rows(as_ids(root_ids))
+        if not latest:
+            return [from_ms(ms) for ms in index.root_created_ms[rows].tolist()]
+        at = at or self._clock()
+        at_ms = floor_ms(at)
+        return [from_ms(ms) if ms <= at_ms else at for ms in index.root_expired_ms[rows].tolist()]
+
+    def get_past_id_mapping(
+        self, root_ids: npt.ArrayLike, past: datetime, future: datetime
+    ) -> tuple[dict[int, list[int]], dict[int, int]]:
+        roots = as_ids(root_ids).tolist()
+        return lineage.past_id_mapping(self.refresh(), roots, floor_ms(past), floor_ms(future))
+
+    def get_lineage_graph(
+        self, root_ids: npt.ArrayLike, past: datetime | None = None, future: datetime | None = None
+    ) -> dict[str, Any]:
+        index = self.refresh()
+        graph = lineage.lineage_graph(index, as_ids(root_ids).tolist(), _ms(past), _ms(future))
+        return graph.node_link_data(index)
+
+    def get_leaves(self, root_id: int) -> U64:
+        (root,) = as_ids([root_id]).tolist()
+        return self.refresh().leaves(root)
+
+    def get_oldest_timestamp(self) -> datetime:
+        return from_ms(self._index.created_ms)
+
+    def get_root_info(self, root_id: int) -> RootInfo:
+        """When a root was created and expired, by which operations, and its neighbours in the
+        lineage graph (NotFound for an unknown id)."""
+        index = self.refresh()
+        (root_id,) = as_ids([root_id]).tolist()
+        row = int(index.known_root_rows(np.array([root_id], dtype=np.uint64))[0])
+        expired_op = int(index.root_expired_op[row])
+        latest = expired_op == NEVER
+        return RootInfo(
+            root_id=root_id,
+            created_at=from_ms(int(index.root_created_ms[row])),
+            operation_id=int(index.root_op[row]) or None,
+            expired_at=None if latest else from_ms(int(index.root_expired_ms[row])),
+            expired_operation_id=None if latest else expired_op,
+            former_root_ids=index.formers.get(root_id, ()),
+            new_root_ids=index.successors.get(root_id, ()),
+        )
+
+    def list_operations(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Operation]:
+        """Operations with ``since <= timestamp <= until``, oldest first."""
+        index = self.refresh()
+        first = 1 if since is None else max(1, int(np.searchsorted(index.op_ms, ceil_ms(since))))
+        stop = index.operation_at(_ms(until)) + 1
+        return list(index.operations[first - 1 : max(first, stop) - 1])
+
+    def get_operation(self, operation_id: int) -> Operation:
+        index = self.refresh()
+        if not 0 < int(operation_id) <= index.last_operation_id:
+            raise NotFound(f"operation {operation_id} does not exist in {self._table_id!r}")
+        return index.operations[int(operation_id) - 1]
+
+    # -- edits -----------------------------------------------------------------------------------
+
+    def merge(self, sv_a: int, sv_b: int, user_id: str) -> Operation:
+        """Join the roots of two supervoxels with an edge between them (Conflict if they
+        already share a root)."""
+        return self._edit(user_id, lambda ix, _: edits.merge_request(ix, sv_a, sv_b, user_id))
+
+    def split(self, source_ids: Iterable[int], sink_ids: Iterable[int], user_id: str) -> Operation:
+        """Remove a minimum cut between sources and sinks (one root; InvalidInput otherwise)."""
+        sources, sinks = list(source_ids), list(sink_ids)
+        return self._edit(
+            user_id, lambda ix, adj: edits.split_request(ix, adj, sources, sinks, user_id)
+        )
+
+    def remove_edges(self, edges: Iterable[tuple[int, int]], user_id: str) -> Operation:
+        """Split by removing explicit edges of one root (one new root if it stays connected)."""
+        pairs = list(edges)
+        return self._edit(
+            user_id, lambda ix, adj: edits.remove_edges_request(ix, adj, pairs, user_id)
+        )
+
+    def undo(self, operation_id: int, user_id: str) -> Operation:
+        """Apply the inverse edge change of an operation as a new operation (new root ids)."""
+        op_id = int(operation_id)
+        return self._edit(user_id, lambda ix, _: edits.replay_request(ix, op_id, user_id, True))
+
+    def redo(self, operation_id: int, user_id: str) -> Operation:
+        """Apply an operation's edge change again as a new operation (new root ids)."""
+        op_id = int(operation_id)
+        return self._edit(user_id, lambda ix, _: edits.replay_request(ix, op_id, user_id, False))
+
+    def _edit(self, user_id: str, planner: Planner) -> Operation:
+        _check_user_id(user_id)
+        with self._lock:
+            with self._store.write() as conn:
+                graph = persist.get_graph(conn, self._table_id, lock=True)
+                index = self._catch_up(conn, int(graph.last_operation_id))
+                adjacency = self._edges(conn, index)
+                request = planner(index, adjacency)
+                stamp = max(floor_ms(self._clock()), int(index.op_ms[-1]) + 1)
+                slot = Slot(index.last_operation_id + 1, stamp, int(graph.next_root_counter))
+                change = edits.plan(index, adjacency, request, slot)
+                next_counter = slot.root_counter + len(change.leaves)
+                persist.write_change(conn, self._table_id, change, next_counter)
+            self._index = index.extend([change])
+            adjacency.apply(change)
+            self._adjacency_at = change.operation_id
+            return change.operation
+
+    def _edges(self, conn: sa.Connection, index: RootIndex) -> Adjacency:
+        """The current edge set (loaded once, inside the locked transaction)."""
+        if self._adjacency is None or self._adjacency_at != index.last_operation_id:
+            self._adjacency = Adjacency(persist.load_current_edges(conn, self._table_id))
+            self._adjacency_at = index.last_operation_id
+        return self._adjacency
