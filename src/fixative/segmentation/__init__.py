@@ -1,5 +1,6 @@
 """The segmentation port and its TensorStore adapter."""
 
 from fixative.segmentation.port import SegmentationSource
+from fixative.segmentation.tensorstore import TensorStoreSegmentation
 
-__all__ = ["SegmentationSource"]
+__all__ = ["SegmentationSource", "TensorStoreSegmentation"]
