@@ -61,10 +61,72 @@ def init(ctx: Context) -> None:
 @cli.command()
 @pass_ctx
 def demo(ctx: Context) -> None:
-    """Write, correct and delete annotations, and show the table at several instants."""
-    from fixative.demo import history
+    """Annotation history, then the C. elegans demo datastack built and checked."""
+    from fixative.demo import tour
 
-    history.run(ctx.settings.home, ctx.console)
+    tour.run(ctx.settings, ctx.console)
+
+
+@cli.command("demo-data")
+@click.option(
+    "--synapses",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Synapse rows (default: the whole C. elegans connectome, 28,113).",
+)
+@click.option(
+    "--max-merges",
+    type=click.IntRange(min=0),
+    default=600,
+    show_default=True,
+    help="Fragment cells until the history needs this many repair merges.",
+)
+@click.option(
+    "--mistakes",
+    type=click.IntRange(min=0),
+    default=12,
+    show_default=True,
+    help="Mistaken merges between cells, each split or undone later.",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(["compressed_segmentation", "raw"]),
+    default="compressed_segmentation",
+    show_default=True,
+)
+@pass_ctx
+def demo_data(
+    ctx: Context, synapses: int | None, max_merges: int, mistakes: int, encoding: str
+) -> None:
+    """Build the demo datastack: volume, chunkedgraph with edit history, annotation tables."""
+    from fixative.demo import datastack, install
+    from fixative.demo.progress import ProgressReport
+
+    settings = ctx.settings
+    store = install.fresh_store(settings)
+    options = datastack.DemoOptions(synapses, max_merges, mistakes, encoding=encoding)
+    try:
+        with ProgressReport(ctx.console) as report:
+            manifest = datastack.build(store, install.demo_directory(settings), options, report)
+    finally:
+        store.dispose()
+    datastack.write_manifest(install.demo_directory(settings), manifest)
+    ctx.console.print(
+        f"demo datastack: {manifest.cells:,} cells, {manifest.supervoxels:,} supervoxels, "
+        f"{manifest.synapses:,} synapses, {manifest.operations:,} edits "
+        f"({manifest.edits_from[:10]} .. {manifest.edits_until[:10]}); "
+        f"volume {manifest.volume_shape} at {manifest.segmentation_source}"
+    )
+    ctx.console.print("seconds: " + ", ".join(f"{k} {v}" for k, v in manifest.seconds.items()))
+    written = install.register(settings, manifest, ctx.config_path)
+    if written is not None:
+        ctx.console.print(f"settings written to {written}")
+    elif any(ds.name == datastack.DATASTACK for ds in settings.datastacks):
+        ctx.console.print("the settings already list the demo datastack")
+    else:
+        ctx.console.print(
+            "add this datastack to your settings file:\n" + install.config_snippet(manifest)
+        )
 
 
 @cli.group()

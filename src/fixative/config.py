@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = _config_path()
+        toml_path = active_config_path()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
@@ -192,7 +192,7 @@ class Settings(BaseSettings):
 _CONFIG_OVERRIDE: list[Path | None] = [None]
 
 
-def _config_path() -> Path | None:
+def active_config_path() -> Path | None:
     explicit = _CONFIG_OVERRIDE[0]
     if explicit is not None:
         return explicit
@@ -225,7 +225,7 @@ def load_settings(config_path: Path | str | None = None, **overrides: Any) -> Se
         problems = "; ".join(f"{_key_of(tuple(err['loc']))}: {err['msg']}" for err in exc.errors())
         raise SettingsError(f"bad setting {problems}") from None
     except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
-        raise SettingsError(f"bad settings file {_config_path()}: {exc}") from None
+        raise SettingsError(f"bad settings file {active_config_path()}: {exc}") from None
     finally:
         _CONFIG_OVERRIDE[0] = None
 

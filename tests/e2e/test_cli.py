@@ -31,6 +31,7 @@ def test_demo_prints_history(tmp_path: Path) -> None:
     assert "synapses at" in result.stdout
     assert "corrected" in result.stdout
     assert "473 C. elegans cells" in result.stdout
+    assert "4,879 of 4,879 connections" in " ".join(result.stdout.split())
     assert (tmp_path / ".fixative" / "demo" / "history.sqlite").is_file()
 
 

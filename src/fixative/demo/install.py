@@ -1,0 +1,75 @@
+"""Put the demo datastack into the configured live database, replacing an earlier demo (and
+nothing else), and make it part of the settings."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from fixative.config import Settings, active_config_path
+from fixative.demo.datastack import ALIGNED_VOLUME, DATASTACK, PCG_TABLE, TABLES, DemoManifest
+from fixative.errors import Conflict
+from fixative.store import Store, open_store
+
+
+def demo_directory(settings: Settings) -> Path:
+    return (settings.home / DATASTACK).resolve()
+
+
+def fresh_store(settings: Settings) -> Store:
+    """The live store, emptied of an earlier demo. Refuses to touch a database holding anything
+    but the demo."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.live_database_url)
+    tables = {t.table_name for t in store.list_tables()}
+    graphs = _graph_ids(store)
+    if not tables and not graphs:
+        return store
+    foreign = (tables - set(TABLES)) | (graphs - {PCG_TABLE})
+    if foreign or store.engine.url.get_backend_name() != "sqlite":
+        store.dispose()
+        what = ", ".join(sorted(foreign)) or "an earlier demo"
+        raise Conflict(
+            f"the live database {settings.live_database_url} already holds {what}; "
+            "point FIXATIVE_HOME or FIXATIVE_DATABASE_URL at an empty one"
+        )
+    path = Path(str(store.engine.url.database))
+    store.dispose()
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    shutil.rmtree(demo_directory(settings), ignore_errors=True)
+    return open_store(settings.live_database_url)
+
+
+def _graph_ids(store: Store) -> set[str]:
+    with store.read() as conn:
+        if "cg_graphs" not in sa.inspect(conn).get_table_names():
+            return set()
+        return {row[0] for row in conn.exec_driver_sql("SELECT table_id FROM cg_graphs")}
+
+
+def config_snippet(manifest: DemoManifest) -> str:
+    res = ", ".join(f"{v:g}" for v in manifest.resolution_nm)
+    return (
+        "[[datastacks]]\n"
+        f'name = "{DATASTACK}"\n'
+        f'aligned_volume = "{ALIGNED_VOLUME}"\n'
+        f'segmentation_source = "{manifest.segmentation_source}"\n'
+        f'chunkedgraph_source = "embedded://{PCG_TABLE}"\n'
+        f"viewer_resolution = [{res}]\n"
+        'synapse_table = "synapses"\n'
+        'soma_table = "nuclei"\n'
+        'description = "C. elegans hermaphrodite connectome (Cook et al. 2019)"\n'
+    )
+
+
+def register(settings: Settings, manifest: DemoManifest, config_path: Path | None) -> Path | None:
+    """Write ``$FIXATIVE_HOME/fixative.toml`` with the demo datastack when no settings file
+    exists yet; returns the path written, or None when the user has their own file."""
+    if config_path is not None or active_config_path() is not None:
+        return None
+    target = settings.home / "fixative.toml"
+    target.write_text("# written by `fixative demo-data`\n" + config_snippet(manifest))
+    return target

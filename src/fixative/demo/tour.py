@@ -1,0 +1,80 @@
+"""``fixative demo``: what exists today, run for real on the embedded default.
+
+1. Annotation history: a table written, corrected and deleted, read back at several instants.
+2. The demo datastack: a segmentation volume, an embedded chunkedgraph with days of edits, and
+   the C. elegans tables; then one neuron's partners resolved through the volume and the graph
+   before and after proofreading, and the whole connectome checked against the published file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from rich.console import Console
+from rich.table import Table
+
+from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
+from fixative.clock import as_utc
+from fixative.config import Settings
+from fixative.demo import check, datastack, history, install
+from fixative.demo.progress import ProgressReport
+from fixative.segmentation.tensorstore import TensorStoreSegmentation
+
+NEURON = "AVAL"
+
+
+def run(settings: Settings, console: Console) -> None:
+    history.run(settings.home, console)
+    console.rule("[bold]The demo datastack: C. elegans on a proofread segmentation")
+    store = install.fresh_store(settings)
+    try:
+        options = datastack.DemoOptions()
+        with ProgressReport(console) as report:
+            manifest = datastack.build(store, install.demo_directory(settings), options, report)
+        datastack.write_manifest(install.demo_directory(settings), manifest)
+        install.register(settings, manifest, None)
+        console.print(
+            f"{manifest.cells} cells in {manifest.supervoxels:,} supervoxels "
+            f"(volume {manifest.volume_shape} voxels at {manifest.resolution_nm} nm), "
+            f"{manifest.synapses:,} synapses, {manifest.operations} proofreading edits "
+            f"from {manifest.edits_from[:10]} to {manifest.edits_until[:10]}"
+        )
+        seg = TensorStoreSegmentation.open(manifest.segmentation_source)
+        graph = EmbeddedChunkedGraph.open(store, datastack.PCG_TABLE)
+        expected = datastack.expected_pairs(options)
+        instants = [
+            ("before proofreading", as_utc(manifest.edits_from) - timedelta(minutes=1)),
+            ("halfway", _halfway(manifest)),
+            ("after proofreading", as_utc(manifest.edits_until) + timedelta(minutes=1)),
+        ]
+        results = [(label, at, check.connectivity(store, seg, graph, at)) for label, at in instants]
+        console.print(_partners_table(results))
+        for label, at, got in results:
+            exact = sum(got.get(pair, 0) == n for pair, n in expected.items())
+            console.print(
+                f"{label} ({at:%Y-%m-%d %H:%M}): {exact:,} of {len(expected):,} connections of "
+                f"the published connectome reproduced exactly; "
+                f"{len(check.differences(got, expected)):,} (pre, post) pairs differ"
+            )
+    finally:
+        store.dispose()
+
+
+def _halfway(manifest: datastack.DemoManifest) -> datetime:
+    start, end = as_utc(manifest.edits_from), as_utc(manifest.edits_until)
+    return start + (end - start) / 2
+
+
+def _partners_table(results: list[tuple[str, datetime, Counter[tuple[str, str]]]]) -> Table:
+    table = Table(title=f"{NEURON}'s strongest postsynaptic partners, by root id at each instant")
+    table.add_column("partner")
+    for label, _, _ in results:
+        table.add_column(label, justify="right")
+    final = results[-1][2]
+    partners = sorted(
+        ((post, n) for (pre, post), n in final.items() if pre == NEURON), key=lambda kv: -kv[1]
+    )[:8]
+    for post, _ in partners:
+        table.add_row(post, *(str(got.get((NEURON, post), 0)) for _, _, got in results))
+    return table

@@ -1,0 +1,126 @@
+"""The demo datastack: a real volume, an embedded graph with its edit history, and tables that
+reproduce the C. elegans connectome exactly once every edit is applied."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
+from fixative.clock import as_utc
+from fixative.demo import check, datastack
+from fixative.demo.layout import cell_of
+from fixative.segmentation.tensorstore import TensorStoreSegmentation
+from fixative.store import Store
+
+OPTIONS = datastack.DemoOptions(synapses=2_000, max_merges=80, mistakes=4, days=4)
+
+
+@pytest.fixture
+def demo(store: Store, tmp_path: Path) -> datastack.DemoManifest:
+    return datastack.build(store, tmp_path / "demo", OPTIONS)
+
+
+def test_connectome_is_exact_after_the_edits(store: Store, demo: datastack.DemoManifest) -> None:
+    seg = TensorStoreSegmentation.open(demo.segmentation_source)
+    graph = EmbeddedChunkedGraph.open(store, datastack.PCG_TABLE)
+    expected = datastack.expected_pairs(OPTIONS)
+    assert sum(expected.values()) == demo.synapses == 2_000
+    after = as_utc(demo.edits_until) + timedelta(seconds=1)
+    assert check.differences(check.connectivity(store, seg, graph, after), expected) == []
+    before = as_utc(demo.edits_from) - timedelta(seconds=1)
+    fragmented = check.connectivity(store, seg, graph, before)
+    assert check.differences(fragmented, expected), "the start must be over-segmented"
+    assert any(pre.startswith("?") or post.startswith("?") for pre, post in fragmented)
+
+
+def test_mistaken_merges_join_two_cells_until_repaired(
+    store: Store, demo: datastack.DemoManifest
+) -> None:
+    graph = EmbeddedChunkedGraph.open(store, datastack.PCG_TABLE)
+    seg = TensorStoreSegmentation.open(demo.segmentation_source)
+    cells = store.annotations_at("cell_types", as_utc(demo.edits_until))
+    points = np.stack([cells.column(f"pt_position_{a}").to_numpy() for a in "xyz"], axis=1)
+    svids = seg.lookup(points, (8.0, 8.0, 40.0))
+    mistakes = [
+        op
+        for op in graph.list_operations()
+        if op.kind == "merge"
+        and len(
+            {
+                int(c)
+                for c in cell_of(np.array([e for edge in op.added_edges for e in edge], np.uint64))
+            }
+        )
+        == 2
+    ]
+    assert len(mistakes) == OPTIONS.mistakes
+    during = mistakes[0].timestamp + timedelta(milliseconds=1)
+    assert len(set(graph.get_roots(svids, during).tolist())) == demo.cells - 1
+    after = as_utc(demo.edits_until) + timedelta(seconds=1)
+    assert len(set(graph.get_roots(svids, after).tolist())) == demo.cells
+
+
+def test_points_lie_on_their_cells(store: Store, demo: datastack.DemoManifest) -> None:
+    seg = TensorStoreSegmentation.open(demo.segmentation_source)
+    synapses = store.annotations_at("synapses", as_utc(demo.edits_until))
+    for point in ("pre_pt", "post_pt"):
+        xyz = np.stack([synapses.column(f"{point}_position_{a}").to_numpy() for a in "xyz"], axis=1)
+        svids = seg.lookup(xyz, (8.0, 8.0, 40.0))
+        assert (svids != 0).all()
+    assert seg.resolution_nm == (8.0, 8.0, 40.0)
+    assert demo.operations > OPTIONS.mistakes * 2
+
+
+def test_history_spreads_over_days(store: Store, demo: datastack.DemoManifest) -> None:
+    ops = EmbeddedChunkedGraph.open(store, datastack.PCG_TABLE).list_operations()
+    assert ops[-1].timestamp - ops[0].timestamp > timedelta(days=OPTIONS.days - 3)
+    assert {op.kind for op in ops} >= {"merge", "split", "undo"}
+    assert len({op.user_id for op in ops}) > 1
+
+
+def _cli(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FIXATIVE_HOME": str(home)}
+    env.pop("FIXATIVE_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "fixative", *args],
+        cwd=home.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_demo_data_command(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = _cli(["demo-data", "--synapses", "500", "--max-merges", "20"], home)
+    assert first.returncode == 0, first.stderr
+    manifest = json.loads((home / "demo" / "manifest.json").read_text())
+    assert manifest["synapses"] == 500
+    assert "[[datastacks]]" in (home / "fixative.toml").read_text()
+    again = _cli(["demo-data", "--synapses", "300", "--max-merges", "10"], home)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((home / "demo" / "manifest.json").read_text())["synapses"] == 300
+
+
+def test_demo_data_refuses_a_database_with_other_tables(tmp_path: Path) -> None:
+    from fixative.store import NewTable, open_store
+
+    home = tmp_path / "home"
+    home.mkdir()
+    store = open_store(f"sqlite:///{home / 'live.sqlite'}")
+    store.create_table(NewTable("precious", "bound_tag", "av", "me", (4, 4, 40)))
+    store.dispose()
+    result = _cli(["demo-data", "--synapses", "100"], home)
+    assert result.returncode == 1
+    assert "precious" in result.stderr
+    assert (home / "live.sqlite").exists()
