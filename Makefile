@@ -39,8 +39,9 @@ unit: env services
 test: lint typecheck unit
 
 bench: env
-	$(UV) sync --frozen --python $(PYTHON) --group bench
-	@echo "benchmarks: $(BIN)/python bench/bulk_insert.py --rows 1000000"
+	$(BIN)/python bench/bulk_insert.py --rows 1000000
+	$(BIN)/python bench/lookup.py --points 1000000
+	$(BIN)/python bench/chunkedgraph.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .fixative .pytest_cache .mypy_cache .ruff_cache

@@ -226,8 +226,8 @@ def test_sharding_bits(grid: Int3, bits: Int3) -> None:
 def test_cloudvolume_reads_what_we_write(
     volume_root: Path, labels: npt.NDArray[np.uint64], kind: str
 ) -> None:
-    """CloudVolume (the field's reader; optional ``bench`` group) reads every layout."""
-    cloudvolume = pytest.importorskip("cloudvolume")
+    """CloudVolume (the field's reader, a dev dependency) reads every layout."""
+    import cloudvolume
     cv = cloudvolume.CloudVolume(f"file://{volume_root / kind}", progress=False)
     lo = PRECOMPUTED[kind].get("voxel_offset", (0, 0, 0))
     hi = [o + s for o, s in zip(lo, SHAPE, strict=True)]
