@@ -228,6 +228,7 @@ def test_cloudvolume_reads_what_we_write(
 ) -> None:
     """CloudVolume (the field's reader, a dev dependency) reads every layout."""
     import cloudvolume
+
     cv = cloudvolume.CloudVolume(f"file://{volume_root / kind}", progress=False)
     lo = PRECOMPUTED[kind].get("voxel_offset", (0, 0, 0))
     hi = [o + s for o, s in zip(lo, SHAPE, strict=True)]
