@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
-FIXATIVE = [sys.executable, "-m", "fixative"]
+Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **env}
-    full_env.pop("FIXATIVE_CONFIG", None)
-    return subprocess.run(
-        [*FIXATIVE, *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_demo_prints_history(tmp_path: Path) -> None:
-    result = _run(["demo"], tmp_path)
+def test_demo_prints_history(tmp_path: Path, cli: Cli) -> None:
+    result = cli(["demo"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "synapses at" in result.stdout
     assert "corrected" in result.stdout
@@ -35,24 +20,24 @@ def test_demo_prints_history(tmp_path: Path) -> None:
     assert (tmp_path / ".fixative" / "demo" / "history.sqlite").is_file()
 
 
-def test_schema_show_and_error_line(tmp_path: Path) -> None:
-    shown = _run(["schema", "show", "cell_type_local"], tmp_path)
+def test_schema_show_and_error_line(tmp_path: Path, cli: Cli) -> None:
+    shown = cli(["schema", "show", "cell_type_local"], tmp_path)
     assert shown.returncode == 0
     assert json.loads(shown.stdout)["title"] == "cell_type_local"
-    bad = _run(["schema", "show", "nope"], tmp_path)
+    bad = cli(["schema", "show", "nope"], tmp_path)
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error: unknown schema type 'nope'")
     assert "Traceback" not in bad.stderr
 
 
-def test_bad_setting_fails_at_start(tmp_path: Path) -> None:
-    result = _run(["init"], tmp_path, FIXATIVE_DATABASE_URL="mysql://x")
+def test_bad_setting_fails_at_start(tmp_path: Path, cli: Cli) -> None:
+    result = cli(["init"], tmp_path, FIXATIVE_DATABASE_URL="mysql://x")
     assert result.returncode == 1
     assert "database_url" in result.stderr
 
 
-def test_init_and_tables(tmp_path: Path) -> None:
-    assert _run(["init"], tmp_path).returncode == 0
-    listed = _run(["tables"], tmp_path)
+def test_init_and_tables(tmp_path: Path, cli: Cli) -> None:
+    assert cli(["init"], tmp_path).returncode == 0
+    listed = cli(["tables"], tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert (tmp_path / ".fixative" / "live.sqlite").is_file()

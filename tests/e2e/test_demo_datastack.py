@@ -4,9 +4,8 @@ reproduce the C. elegans connectome exactly once every edit is applied."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from fixative.demo import check, datastack
 from fixative.demo.layout import cell_of
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
 from fixative.store import Store
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 OPTIONS = datastack.DemoOptions(synapses=2_000, max_merges=80, mistakes=4, days=4)
 
@@ -86,33 +87,27 @@ def test_history_spreads_over_days(store: Store, demo: datastack.DemoManifest) -
     assert len({op.user_id for op in ops}) > 1
 
 
-def _cli(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FIXATIVE_HOME": str(home)}
-    env.pop("FIXATIVE_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "fixative", *args],
-        cwd=home.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def test_demo_data_command(tmp_path: Path) -> None:
+def test_demo_data_command(tmp_path: Path, cli: Cli) -> None:
     home = tmp_path / "home"
-    first = _cli(["demo-data", "--synapses", "500", "--max-merges", "20"], home)
+    first = cli(
+        ["demo-data", "--synapses", "500", "--max-merges", "20"],
+        home.parent,
+        FIXATIVE_HOME=str(home),
+    )
     assert first.returncode == 0, first.stderr
     manifest = json.loads((home / "demo" / "manifest.json").read_text())
     assert manifest["synapses"] == 500
     assert "[[datastacks]]" in (home / "fixative.toml").read_text()
-    again = _cli(["demo-data", "--synapses", "300", "--max-merges", "10"], home)
+    again = cli(
+        ["demo-data", "--synapses", "300", "--max-merges", "10"],
+        home.parent,
+        FIXATIVE_HOME=str(home),
+    )
     assert again.returncode == 0, again.stderr
     assert json.loads((home / "demo" / "manifest.json").read_text())["synapses"] == 300
 
 
-def test_demo_data_refuses_a_database_with_other_tables(tmp_path: Path) -> None:
+def test_demo_data_refuses_a_database_with_other_tables(tmp_path: Path, cli: Cli) -> None:
     from fixative.store import NewTable, open_store
 
     home = tmp_path / "home"
@@ -120,7 +115,7 @@ def test_demo_data_refuses_a_database_with_other_tables(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{home / 'live.sqlite'}")
     store.create_table(NewTable("precious", "bound_tag", "av", "me", (4, 4, 40)))
     store.dispose()
-    result = _cli(["demo-data", "--synapses", "100"], home)
+    result = cli(["demo-data", "--synapses", "100"], home.parent, FIXATIVE_HOME=str(home))
     assert result.returncode == 1
     assert "precious" in result.stderr
     assert (home / "live.sqlite").exists()
