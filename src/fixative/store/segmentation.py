@@ -1,0 +1,316 @@
+"""SQL over segmentation tables (``{table}__{pcg}``: ``id``, ``X_supervoxel_id``, ``X_root_id``)
+for the ingest and update-roots workflows: plan id ranges, read rows as numpy arrays, upsert links,
+rewrite root ids, and move ``last_updated``.
+
+Functions take a Connection (the caller owns the transaction). Reads go through
+``intcolumns.read_int64``; bulk writes are, on PostgreSQL, a binary COPY into a temporary table
+then one ``INSERT ... ON CONFLICT (id) DO UPDATE`` or ``UPDATE ... FROM``; on SQLite one
+``executemany`` of the same statements. Every read that feeds a write is keyed by an id range
+or by an explicit set of root ids, so a chunk can run again and find only what is still to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import sqlalchemy as sa
+
+from fixative.errors import InvalidInput
+from fixative.schemas.types import PointField
+from fixative.store import pgcopy
+from fixative.store import tables as t
+from fixative.store.intcolumns import id_set_param, id_set_sql, read_int64
+from fixative.store.model import TableInfo
+from fixative.store.types import UtcDateTime
+
+I64 = npt.NDArray[np.int64]
+STAGE = "fixative_stage"
+COPY_BATCH_ROWS = 200_000
+SQLITE_BATCH_ROWS = 100_000
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class IdRange:
+    """Annotation ids ``start <= id < stop``; ``rows`` is how many rows planning found there."""
+
+    start: int
+    stop: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class SegmentationTable:
+    """An annotation table, its segmentation table and its bound points."""
+
+    annotation_table: str
+    name: str
+    points: tuple[PointField, ...]
+
+    @classmethod
+    def of(cls, info: TableInfo) -> SegmentationTable:
+        if info.segmentation_table is None or not info.schema.bound_points:
+            raise InvalidInput(f"table {info.table_name!r} has no segmentation table")
+        return cls(info.table_name, info.segmentation_table, info.schema.bound_points)
+
+    @property
+    def columns(self) -> list[str]:
+        """``id`` and, per bound point, its supervoxel and root columns."""
+        cols = ["id"]
+        for p in self.points:
+            cols.extend((p.supervoxel_column, p.root_column))
+        return cols
+
+    def point(self, name: str) -> PointField:
+        for p in self.points:
+            if p.name == name:
+                return p
+        raise InvalidInput(f"table {self.annotation_table!r} has no bound point {name!r}")
+
+
+def _at(value: datetime) -> sa.BindParameter[datetime]:
+    return sa.bindparam("at", value, type_=UtcDateTime)
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+def id_ranges(
+    conn: sa.Connection,
+    ids_sql: str,
+    chunk_rows: int,
+    params: dict[str, Any] | None = None,
+    binds: tuple[sa.BindParameter[Any], ...] = (),
+) -> list[IdRange]:
+    """Cut the ids selected by ``ids_sql`` (one column named ``id``) into ranges of
+    ``chunk_rows`` ids: one window pass returns only every chunk's first id."""
+    if chunk_rows < 1:
+        raise InvalidInput(f"chunk_rows must be positive, got {chunk_rows}")
+    params = dict(params or {})
+    starts_sql = (
+        "SELECT w.id AS c0, w.rn AS c1 FROM (SELECT s.id AS id, "
+        f"row_number() OVER (ORDER BY s.id) AS rn FROM ({ids_sql}) AS s) AS w "
+        f"WHERE (w.rn - 1) % {int(chunk_rows)} = 0"
+    )
+    found = read_int64(conn, starts_sql, 2, params, binds)
+    if found.shape[0] == 0:
+        return []
+    found = found[np.argsort(found[:, 0])]
+    starts, numbers = found[:, 0], found[:, 1]
+    tail_sql = (
+        f"SELECT count(*) AS c0, COALESCE(max(s.id), 0) AS c1 FROM ({ids_sql}) AS s "
+        "WHERE s.id >= :tail_start"
+    )
+    params["tail_start"] = int(starts[-1])
+    tail_rows, tail_max = read_int64(conn, tail_sql, 2, params, binds)[0].tolist()
+    stops = np.append(starts[1:], max(tail_max, int(starts[-1])) + 1)
+    rows = np.append(np.diff(numbers), tail_rows)
+    return [
+        IdRange(a, b, n)
+        for a, b, n in zip(starts.tolist(), stops.tolist(), rows.tolist(), strict=True)
+    ]
+
+
+def _unlinked_sql(seg: SegmentationTable) -> str:
+    return (
+        f"SELECT a.id AS id FROM {quote(seg.annotation_table)} AS a "
+        f"LEFT JOIN {quote(seg.name)} AS s ON s.id = a.id "
+        "WHERE s.id IS NULL AND a.created <= :at"
+    )
+
+
+def unlinked_ranges(
+    conn: sa.Connection, seg: SegmentationTable, at: datetime, chunk_rows: int
+) -> list[IdRange]:
+    """Id ranges of annotations created at or before ``at`` (deleted or not) that have no
+    segmentation row yet."""
+    return id_ranges(conn, _unlinked_sql(seg), chunk_rows, binds=(_at(at),))
+
+
+def segmentation_ranges(
+    conn: sa.Connection, seg: SegmentationTable, chunk_rows: int, null_root_of: str | None = None
+) -> list[IdRange]:
+    """Id ranges of every segmentation row, or (``null_root_of`` a point) of the rows whose
+    root id for that point is NULL (found through the root-id index)."""
+    where = ""
+    if null_root_of is not None:
+        where = f" WHERE {quote(seg.point(null_root_of).root_column)} IS NULL"
+    return id_ranges(conn, f"SELECT id FROM {quote(seg.name)}{where}", chunk_rows)
+
+
+def count_holders(
+    conn: sa.Connection, seg: SegmentationTable, point: str, root_ids: npt.ArrayLike
+) -> tuple[I64, I64]:
+    """(root ids, rows holding each) for the roots of ``point`` among ``root_ids`` that some
+    row holds, sorted by root id (index probes only)."""
+    column = quote(seg.point(point).root_column)
+    sql = (
+        f"SELECT {column} AS c0, count(*) AS c1 FROM {quote(seg.name)} "
+        f"WHERE {column} IN {id_set_sql(conn, 'roots')} GROUP BY {column}"
+    )
+    found = read_int64(conn, sql, 2, {"roots": id_set_param(conn, root_ids)})
+    found = found[np.argsort(found[:, 0])]
+    return found[:, 0].copy(), found[:, 1].copy()
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+def read_unlinked(
+    conn: sa.Connection, seg: SegmentationTable, ids: IdRange, at: datetime
+) -> tuple[I64, I64, npt.NDArray[np.bool_]]:
+    """Annotations in ``ids`` created at or before ``at`` without a segmentation row:
+    (ids sorted, positions (n, points, 3) in table voxels, present (n, points): False where an
+    optional point is missing)."""
+    exprs = ["a.id"]
+    for p in seg.points:
+        exprs.extend(f"COALESCE(a.{quote(c)}, 0)" for c in p.xyz_columns)
+        exprs.append(f"CASE WHEN a.{quote(p.xyz_columns[0])} IS NULL THEN 0 ELSE 1 END")
+    select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
+    sql = (
+        f"SELECT {select} FROM {quote(seg.annotation_table)} AS a "
+        f"LEFT JOIN {quote(seg.name)} AS s ON s.id = a.id "
+        "WHERE s.id IS NULL AND a.created <= :at AND a.id >= :start AND a.id < :stop"
+    )
+    rows = read_int64(conn, sql, len(exprs), {"start": ids.start, "stop": ids.stop}, (_at(at),))
+    rows = rows[np.argsort(rows[:, 0])]
+    per_point = rows[:, 1:].reshape(rows.shape[0], len(seg.points), 4)
+    return rows[:, 0].copy(), per_point[:, :, :3].copy(), per_point[:, :, 3] == 1
+
+
+def read_holders(
+    conn: sa.Connection, seg: SegmentationTable, point: str, root_ids: npt.ArrayLike
+) -> tuple[I64, I64]:
+    """(ids, supervoxel ids) of the rows whose root of ``point`` is one of ``root_ids``,
+    sorted by id. A NULL supervoxel reads as 0."""
+    p = seg.point(point)
+    sql = (
+        f"SELECT id AS c0, COALESCE({quote(p.supervoxel_column)}, 0) AS c1 "
+        f"FROM {quote(seg.name)} WHERE {quote(p.root_column)} IN {id_set_sql(conn, 'roots')}"
+    )
+    found = read_int64(conn, sql, 2, {"roots": id_set_param(conn, root_ids)})
+    found = found[np.argsort(found[:, 0])]
+    return found[:, 0].copy(), found[:, 1].copy()
+
+
+def read_supervoxels(
+    conn: sa.Connection, seg: SegmentationTable, ids: IdRange, null_root_of: str | None = None
+) -> tuple[I64, I64]:
+    """(ids, supervoxel ids (n, points)) of the segmentation rows in ``ids``, sorted by id;
+    with ``null_root_of``, only rows whose root of that point is NULL. NULL reads as 0."""
+    exprs = ["id"] + [f"COALESCE({quote(p.supervoxel_column)}, 0)" for p in seg.points]
+    where = "id >= :start AND id < :stop"
+    if null_root_of is not None:
+        where += f" AND {quote(seg.point(null_root_of).root_column)} IS NULL"
+    select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
+    sql = f"SELECT {select} FROM {quote(seg.name)} WHERE {where}"
+    rows = read_int64(conn, sql, len(exprs), {"start": ids.start, "stop": ids.stop})
+    rows = rows[np.argsort(rows[:, 0])]
+    return rows[:, 0].copy(), rows[:, 1:].copy()
+
+
+# -- writes --------------------------------------------------------------------------------------
+
+
+def upsert_links(conn: sa.Connection, seg: SegmentationTable, data: pa.Table) -> None:
+    """Insert segmentation rows, or overwrite the given columns of rows whose id exists.
+    ``data``: ``id`` and any of the table's supervoxel/root columns, int64 (NULLs allowed)."""
+    names = _checked_columns(seg, data)
+    if data.num_rows == 0:
+        return
+    cols = ", ".join(quote(n) for n in names)
+    sets = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n != "id")
+    conflict = f"ON CONFLICT (id) DO UPDATE SET {sets}" if sets else "ON CONFLICT (id) DO NOTHING"
+    if conn.dialect.name == "postgresql":
+        _stage(conn, data)
+        conn.exec_driver_sql(
+            f"INSERT INTO {quote(seg.name)} ({cols}) SELECT {cols} FROM pg_temp.{STAGE} "
+            f"ORDER BY id {conflict}"
+        )
+        return
+    marks = ", ".join("?" for _ in names)
+    _executemany(conn, f"INSERT INTO {quote(seg.name)} ({cols}) VALUES ({marks}) {conflict}", data)
+
+
+def write_columns(conn: sa.Connection, seg: SegmentationTable, data: pa.Table) -> None:
+    """Overwrite columns of existing segmentation rows (never creates rows). ``data``: ``id``
+    and the columns to set, int64."""
+    names = _checked_columns(seg, data)
+    targets = [n for n in names if n != "id"]
+    if data.num_rows == 0 or not targets:
+        return
+    if conn.dialect.name == "postgresql":
+        _stage(conn, data)
+        sets = ", ".join(f"{quote(n)} = s.{quote(n)}" for n in targets)
+        conn.exec_driver_sql(
+            f"UPDATE {quote(seg.name)} AS t SET {sets} FROM pg_temp.{STAGE} AS s WHERE t.id = s.id"
+        )
+        return
+    sets = ", ".join(f"{quote(n)} = ?" for n in targets)
+    reordered = data.select([*targets, "id"])
+    _executemany(conn, f"UPDATE {quote(seg.name)} SET {sets} WHERE id = ?", reordered)
+
+
+def _checked_columns(seg: SegmentationTable, data: pa.Table) -> list[str]:
+    names = list(data.column_names)
+    allowed = set(seg.columns)
+    if not names or names[0] != "id" or not set(names) <= allowed:
+        raise ValueError(f"segmentation columns must be 'id' then some of {seg.columns}")
+    return names
+
+
+def _stage(conn: sa.Connection, data: pa.Table) -> None:
+    """Binary-COPY ``data`` (int64 columns) into a temporary table dropped at commit."""
+    names = list(data.column_names)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {STAGE} ("
+        + ", ".join(f"{quote(n)} BIGINT" for n in names)
+        + ") ON COMMIT DROP"
+    )
+    columns = [pgcopy.CopyColumn(n, "int8") for n in names]
+    sql = f"COPY pg_temp.{STAGE} ({', '.join(quote(n) for n in names)}) FROM STDIN (FORMAT BINARY)"
+    dbapi = conn.connection.driver_connection
+    with dbapi.cursor() as cur:  # type: ignore[union-attr]
+        for lo in range(0, data.num_rows, COPY_BATCH_ROWS):
+            payload = pgcopy.encode(data.slice(lo, COPY_BATCH_ROWS), columns)
+            with cur.copy(sql) as copy:
+                copy.write(payload)
+
+
+def _executemany(conn: sa.Connection, sql: str, data: pa.Table) -> None:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for batch in data.to_batches(SQLITE_BATCH_ROWS):
+            columns = [_as_list(batch.column(i)) for i in range(batch.num_columns)]
+            cursor.executemany(sql, zip(*columns, strict=True))
+    finally:
+        cursor.close()
+
+
+def _as_list(values: pa.Array) -> list[Any]:
+    if values.null_count:
+        return values.to_pylist()  # type: ignore[no-any-return]
+    return np.asarray(values.to_numpy(), dtype=np.int64).tolist()  # type: ignore[no-any-return]
+
+
+def set_last_updated(
+    conn: sa.Connection, seg: SegmentationTable, at: datetime, *, only_if_unset: bool = False
+) -> bool:
+    """Declare the table's root ids valid at ``at``. It only moves forward (or, with
+    ``only_if_unset``, is only set when NULL); returns whether it changed."""
+    meta = t.segmentation_table_metadata
+    unset = meta.c.last_updated.is_(None)
+    guard = unset if only_if_unset else sa.or_(unset, meta.c.last_updated < at)
+    result = conn.execute(
+        meta.update().where(meta.c.table_name == seg.name, guard).values(last_updated=at)
+    )
+    return bool(result.rowcount)

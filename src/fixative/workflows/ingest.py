@@ -1,0 +1,162 @@
+"""Ingest new annotations: give every annotation created at or before T (deleted since or not:
+versions at past instants need them) that has no segmentation row yet its supervoxel ids and its
+root ids at T.
+
+The work splits into id ranges (``plan_ingest``). A chunk reads its rows that still lack a
+segmentation row, looks up all their points in ONE chunk-grouped ``lookup`` call, resolves all
+their supervoxels with ONE ``get_roots`` call, and upserts the rows by id: running a chunk again
+(after a crash, or twice at once) finds nothing left to do or rewrites the same values. Points
+outside the volume get supervoxel 0 and root 0 and are counted, not fatal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from fixative.chunkedgraph.port import ChunkedGraph
+from fixative.errors import Conflict, InvalidInput
+from fixative.ids import to_int64
+from fixative.segmentation.port import SegmentationSource
+from fixative.store import Store, TableInfo
+from fixative.store.segmentation import IdRange, SegmentationTable, read_unlinked
+from fixative.store.segmentation import unlinked_ranges as _unlinked_ranges
+from fixative.store.segmentation import upsert_links as _upsert_links
+from fixative.workflows.progress import DEFAULT_CHUNK_ROWS, Report, RunOptions, ignore_progress
+
+U64 = npt.NDArray[np.uint64]
+
+
+@dataclass(frozen=True)
+class IngestCount:
+    """What one chunk did: segmentation rows written, and points whose supervoxel is 0
+    (outside the volume, or on unlabelled background)."""
+
+    rows: int
+    points_without_supervoxel: int
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    at: datetime
+    chunks: int
+    rows: int
+    points_without_supervoxel: int
+
+
+def linked_table(info: TableInfo, at: datetime) -> SegmentationTable:
+    """The table's segmentation layout, refusing instants its stored roots are already past:
+    roots written at T must stay valid at some instant at or after ``last_updated``."""
+    if at.tzinfo is None:
+        raise InvalidInput(f"instant {at!r} has no time zone; use aware UTC datetimes")
+    last = info.last_updated_at
+    if last is not None and at < last:
+        raise Conflict(
+            f"table {info.table_name!r} holds root ids valid at {last.isoformat()}, after "
+            f"{at.isoformat()}: cannot resolve it at an earlier instant"
+        )
+    return SegmentationTable.of(info)
+
+
+def plan_ingest(
+    store: Store, table: str, at: datetime, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> list[IdRange]:
+    """Id ranges holding at most ``chunk_rows`` annotations to ingest at ``at`` each."""
+    links = linked_table(store.get_table(table), at)
+    with store.read() as conn:
+        return _unlinked_ranges(conn, links, at, chunk_rows)
+
+
+def ingest_chunk(
+    store: Store,
+    seg: SegmentationSource,
+    cg: ChunkedGraph,
+    table: str,
+    id_range: IdRange,
+    at: datetime,
+) -> IngestCount:
+    """Link the annotations of ``id_range`` that still lack segmentation rows."""
+    info = store.get_table(table)
+    links = linked_table(info, at)
+    with store.read() as conn:
+        ids, positions, present = read_unlinked(conn, links, id_range, at)
+    if ids.size == 0:
+        return IngestCount(0, 0)
+    supervoxels = lookup_supervoxels(seg, positions, present, info.voxel_resolution_nm)
+    roots = cg.get_roots(supervoxels.ravel(), at).reshape(supervoxels.shape)
+    with store.write() as conn:
+        _upsert_links(conn, links, link_rows(links, ids, supervoxels, roots))
+    return IngestCount(int(ids.size), int(np.count_nonzero(supervoxels == 0)))
+
+
+def lookup_supervoxels(
+    seg: SegmentationSource,
+    positions: npt.NDArray[np.int64],
+    present: npt.NDArray[np.bool_],
+    resolution_nm: tuple[float, float, float],
+) -> U64:
+    """Supervoxel of every present point, (rows, points), in one lookup; 0 where a point is
+    missing or outside the volume."""
+    found = np.zeros(present.shape, dtype=np.uint64)
+    if present.any():
+        found[present] = seg.lookup(positions[present], resolution_nm, outside="zero")
+    return found
+
+
+def link_rows(
+    links: SegmentationTable, ids: npt.NDArray[np.int64], svs: U64, roots: U64
+) -> pa.Table:
+    """Segmentation rows: id, then supervoxel and root id per bound point (int64)."""
+    columns: dict[str, pa.Array] = {"id": pa.array(ids, pa.int64())}
+    for i, p in enumerate(links.points):
+        columns[p.supervoxel_column] = pa.array(to_int64(svs[:, i]), pa.int64())
+        columns[p.root_column] = pa.array(to_int64(roots[:, i]), pa.int64())
+    return pa.table(columns)
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """The chunks of one ingest: ``table``'s id ranges to link at ``at``."""
+
+    table: str
+    at: datetime
+    ranges: tuple[IdRange, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.ranges)
+
+
+def ingest_table(
+    store: Store,
+    seg: SegmentationSource,
+    cg: ChunkedGraph,
+    table: str,
+    at: datetime,
+    options: RunOptions | None = None,
+) -> IngestResult:
+    """Plan and run every chunk; ``options.report(rows done, rows planned)`` after each."""
+    options = options or RunOptions()
+    plan = IngestPlan(table, at, tuple(plan_ingest(store, table, at, options.chunk_rows)))
+    return run_ingest(store, seg, cg, plan, options.report)
+
+
+def run_ingest(
+    store: Store,
+    seg: SegmentationSource,
+    cg: ChunkedGraph,
+    plan: IngestPlan,
+    report: Report = ignore_progress,
+) -> IngestResult:
+    """Run the planned chunks in order."""
+    done = rows = outside = 0
+    for id_range in plan.ranges:
+        count = ingest_chunk(store, seg, cg, plan.table, id_range, plan.at)
+        rows, outside = rows + count.rows, outside + count.points_without_supervoxel
+        done += id_range.rows
+        report(done, plan.rows)
+    return IngestResult(plan.at, len(plan.ranges), rows, outside)

@@ -1,0 +1,50 @@
+"""Bring one table's segmentation to T: ingest new annotations at T, update the stored root ids
+from ``last_updated`` to T, then set ``last_updated = T`` (only after both succeeded).
+
+Both phases are planned before either runs, so progress covers the whole job; planning the root
+update first also keeps the ingested rows (already resolved at T) out of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fixative.chunkedgraph.port import ChunkedGraph
+from fixative.segmentation.port import SegmentationSource
+from fixative.store import Store
+from fixative.workflows.ingest import IngestPlan, IngestResult, plan_ingest, run_ingest
+from fixative.workflows.progress import RunOptions
+from fixative.workflows.update_roots import RootUpdateResult, plan_update_roots, run_update_roots
+
+
+@dataclass(frozen=True)
+class TableRefresh:
+    ingest: IngestResult
+    roots: RootUpdateResult
+
+
+def refresh_table(
+    store: Store,
+    seg: SegmentationSource,
+    cg: ChunkedGraph,
+    table: str,
+    at: datetime,
+    options: RunOptions | None = None,
+) -> TableRefresh:
+    """Ingest at ``at``, update roots to ``at``, set ``last_updated``; ``options.report(done,
+    total)`` counts the rows of both phases."""
+    options = options or RunOptions()
+    roots_plan = plan_update_roots(store, cg, table, at, options.chunk_rows)
+    ingest_plan = IngestPlan(table, at, tuple(plan_ingest(store, table, at, options.chunk_rows)))
+    total = ingest_plan.rows + roots_plan.rows
+
+    def ingest_progress(done: int, _planned: int) -> None:
+        options.report(done, total)
+
+    def roots_progress(done: int, _planned: int) -> None:
+        options.report(ingest_plan.rows + done, total)
+
+    ingested = run_ingest(store, seg, cg, ingest_plan, ingest_progress)
+    updated = run_update_roots(store, cg, roots_plan, roots_progress)
+    return TableRefresh(ingested, updated)

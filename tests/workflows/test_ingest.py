@@ -1,0 +1,118 @@
+"""Ingest of new annotations against a real volume and an embedded chunkedgraph, on every
+backend: supervoxels checked by numpy indexing of the labels, roots by the graph."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from workflow_world import TABLE, CountingGraph, CountingSource, World, synapse_table
+
+from fixative.errors import Conflict, InvalidInput
+from fixative.store import NewTable
+from fixative.workflows.ingest import ingest_chunk, ingest_table, plan_ingest
+from fixative.workflows.progress import RunOptions
+from fixative.workflows.update_roots import update_roots
+
+
+def test_ingest_links_every_row_created_by_then(world: World) -> None:
+    ids = world.insert(3000, seed=1, outside=7)
+    world.store.update_annotations(
+        TABLE, synapse_table(40, seed=2).append_column("id", [ids[:40].tolist()])
+    )
+    world.store.delete_annotations(TABLE, ids[100:130].tolist())
+    at = world.clock()
+    later = world.insert(25, seed=3)
+    seen: list[tuple[int, int]] = []
+    seg, cg = CountingSource(world.seg), CountingGraph(world.cg)
+
+    result = ingest_table(
+        world.store,
+        seg,
+        cg,
+        TABLE,
+        at,
+        RunOptions(chunk_rows=500, report=lambda d, t: seen.append((d, t))),
+    )
+
+    assert result.rows == 3040  # the 40 replacements and the 70 replaced/deleted rows included
+    assert result.chunks == 7
+    assert result.points_without_supervoxel == 7
+    assert len(seg.calls) == len(cg.calls) == result.chunks  # one lookup, one get_roots per chunk
+    assert sum(seg.calls) == sum(cg.calls) == 2 * 3040
+    assert seen[-1] == (3040, 3040)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    world.assert_linked(at)
+    linked = set(world.links().column("id").to_pylist())
+    assert set(ids[100:130].tolist()) <= linked  # deleted rows are linked too
+    assert not set(later.tolist()) & linked  # created after the instant: not yet
+    links = world.links()
+    outside = links.filter(pc.is_in(links.column("id"), pa.array(ids[-7:])))
+    assert outside.column("pre_pt_supervoxel_id").to_pylist() == [0] * 7
+    assert outside.column("pre_pt_root_id").to_pylist() == [0] * 7
+
+
+def test_chunks_run_again_write_nothing_twice(world: World) -> None:
+    world.insert(1200, seed=4)
+    at = world.clock()
+    ranges = plan_ingest(world.store, TABLE, at, chunk_rows=300)
+    assert [r.rows for r in ranges] == [300, 300, 300, 300]
+    assert all(a.stop <= b.start for a, b in itertools.pairwise(ranges))
+
+    first = [ingest_chunk(world.store, world.seg, world.cg, TABLE, r, at) for r in ranges[:2]]
+    # a crash here; the rerun plans again and finds only what is left
+    assert [r.rows for r in plan_ingest(world.store, TABLE, at, chunk_rows=300)] == [300, 300]
+    again = [ingest_chunk(world.store, world.seg, world.cg, TABLE, r, at) for r in ranges]
+
+    assert [c.rows for c in first] == [300, 300]
+    assert [c.rows for c in again] == [0, 0, 300, 300]
+    assert [ingest_chunk(world.store, world.seg, world.cg, TABLE, r, at).rows for r in ranges] == [
+        0
+    ] * 4
+    assert world.links().num_rows == 1200
+    world.assert_linked(at)
+
+
+def test_rows_inserted_after_an_ingest_are_ingested_next_time(world: World) -> None:
+    world.insert(500, seed=5)
+    first_at = world.clock()
+    assert ingest_table(world.store, world.seg, world.cg, TABLE, first_at).rows == 500
+    new_ids = world.insert(80, seed=6)
+    second_at = world.clock()
+
+    ranges = plan_ingest(world.store, TABLE, second_at)
+    result = ingest_table(world.store, world.seg, world.cg, TABLE, second_at)
+
+    assert [(r.start, r.rows) for r in ranges] == [(int(new_ids[0]), 80)]
+    assert result.rows == 80
+    assert world.links().num_rows == 580
+    update_roots(world.store, world.cg, TABLE, second_at)
+    world.assert_linked(second_at)
+
+
+def test_ingest_refuses_an_instant_before_last_updated(world: World) -> None:
+    world.insert(10, seed=7)
+    at = world.clock()
+    update_roots(world.store, world.cg, TABLE, at)  # sets last_updated
+    with pytest.raises(Conflict, match="valid at"):
+        plan_ingest(world.store, TABLE, at - timedelta(seconds=1))
+    with pytest.raises(InvalidInput, match="time zone"):
+        plan_ingest(world.store, TABLE, at.replace(tzinfo=None))
+
+
+def test_a_table_without_segmentation_is_refused(world: World) -> None:
+    world.store.create_table(NewTable("tags", "bound_tag", "av", "alice", (4, 4, 40)))
+    with pytest.raises(InvalidInput, match="no segmentation table"):
+        plan_ingest(world.store, "tags", world.clock())
+
+
+def test_empty_table_plans_nothing(world: World) -> None:
+    at = world.clock()
+    assert plan_ingest(world.store, TABLE, at) == []
+    result = ingest_table(world.store, world.seg, world.cg, TABLE, at)
+    assert (result.rows, result.chunks) == (0, 0)
+    assert np.asarray(world.links().column("id")).size == 0
