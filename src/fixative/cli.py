@@ -173,6 +173,15 @@ def tables(ctx: Context) -> None:
         store.dispose()
 
 
+def _register_workflow_commands() -> None:
+    from fixative import cli_workflows
+
+    cli_workflows.register(cli, pass_ctx)
+
+
+_register_workflow_commands()
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     try:

@@ -101,9 +101,9 @@ class DatastackSettings(BaseModel):
     @field_validator("chunkedgraph_source")
     @classmethod
     def _valid_cg(cls, value: str) -> str:
-        if value and not re.match(r"^(embedded|graphene|https?)://\S+$", value):
+        if value and not re.match(r"^(embedded|static|graphene|https?)://\S+$", value):
             raise ValueError(
-                f"chunkedgraph_source {value!r} must be embedded://<table>, "
+                f"chunkedgraph_source {value!r} must be embedded://<table>, static://<table>, "
                 "graphene://http(s)://host/segmentation/table/<table> or http(s)://..."
             )
         return value

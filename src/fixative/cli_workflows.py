@@ -1,0 +1,178 @@
+"""CLI commands that run workflows on the live database, with progress bars:
+``fixative ingest``, ``fixative update-roots``, ``fixative upload``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fixative.clock import as_utc, utc_now
+from fixative.config import Settings
+from fixative.errors import InvalidInput
+from fixative.store import Store, TableInfo
+
+if TYPE_CHECKING:
+    from fixative.cli import Context
+
+Report = Callable[[int, int], None]
+
+
+def _instant(value: str | None) -> datetime:
+    return as_utc(value) if value else utc_now()
+
+
+@contextmanager
+def _bars(console: Console) -> Iterator[Callable[[str], Report]]:
+    """``bar(label)`` gives a ``report(done, total)`` callback drawing one progress bar."""
+    progress = Progress(
+        TextColumn("{task.description:>24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+    def bar(label: str) -> Report:
+        task = progress.add_task(label, total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or None)
+
+        return report
+
+    with progress:
+        yield bar
+
+
+def _tables(store: Store, settings: Settings, datastack: str, only: str | None) -> list[TableInfo]:
+    from fixative.bootstrap import datastack_tables
+
+    tables = [
+        t for t in datastack_tables(store, settings.datastack(datastack)) if t.segmentation_table
+    ]
+    if only is not None:
+        tables = [t for t in tables if t.table_name == only]
+        if not tables:
+            raise InvalidInput(f"datastack {datastack!r} has no table {only!r} with bound points")
+    return tables
+
+
+def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
+    """Add the workflow commands to the ``fixative`` group."""
+
+    @cli.command()
+    @click.argument("datastack")
+    @click.option("--table", default=None, help="Only this table.")
+    @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
+    @pass_ctx
+    def ingest(ctx: Context, datastack: str, table: str | None, at_text: str | None) -> None:
+        """Look up supervoxel and root ids of annotations that have none yet."""
+        from fixative import bootstrap
+        from fixative.workflows.ingest import ingest_table
+        from fixative.workflows.progress import RunOptions
+
+        settings, console = ctx.settings, ctx.console
+        at, ds = _instant(at_text), settings.datastack(datastack)
+        store = bootstrap.live_store(settings)
+        try:
+            seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
+            with _bars(console) as bar:
+                for info in _tables(store, settings, datastack, table):
+                    done = ingest_table(
+                        store, seg, cg, info.table_name, at, RunOptions(report=bar(info.table_name))
+                    )
+                    console.print(
+                        f"{info.table_name}: {done.rows:,} rows linked at {at.isoformat()}"
+                        + (
+                            f"; {done.points_without_supervoxel:,} points on no supervoxel"
+                            if done.points_without_supervoxel
+                            else ""
+                        )
+                    )
+        finally:
+            store.dispose()
+
+    @cli.command("update-roots")
+    @click.argument("datastack")
+    @click.option("--table", default=None, help="Only this table.")
+    @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
+    @pass_ctx
+    def update_roots(ctx: Context, datastack: str, table: str | None, at_text: str | None) -> None:
+        """Move root ids to an instant, re-resolving only rows whose roots expired."""
+        from fixative import bootstrap
+        from fixative.workflows.progress import RunOptions
+        from fixative.workflows.update_roots import update_roots as run
+
+        settings, console = ctx.settings, ctx.console
+        at, ds = _instant(at_text), settings.datastack(datastack)
+        store = bootstrap.live_store(settings)
+        try:
+            cg = bootstrap.chunkedgraph(ds, store)
+            with _bars(console) as bar:
+                for info in _tables(store, settings, datastack, table):
+                    done = run(
+                        store, cg, info.table_name, at, RunOptions(report=bar(info.table_name))
+                    )
+                    console.print(
+                        f"{info.table_name}: {done.expired_root_ids:,} expired roots, "
+                        f"{done.rows_touched:,} root ids rewritten; valid at {at.isoformat()}"
+                    )
+        finally:
+            store.dispose()
+
+    @cli.command()
+    @click.argument("table")
+    @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+    @click.option(
+        "--map",
+        "mapping",
+        multiple=True,
+        metavar="SOURCE=COLUMN",
+        help="Map a file column (or .npy file stem) onto a schema column.",
+    )
+    @click.option(
+        "--start-id", type=int, default=None, help="First id when files have no id column."
+    )
+    @click.option("--roots-valid-at", default=None, help="Instant supplied root ids are valid at.")
+    @pass_ctx
+    def upload(
+        ctx: Context,
+        table: str,
+        files: tuple[Path, ...],
+        mapping: tuple[str, ...],
+        start_id: int | None,
+        roots_valid_at: str | None,
+    ) -> None:
+        """Bulk upload Parquet, CSV or .npy files into an annotation table."""
+        from fixative import bootstrap
+        from fixative.workflows.bulk_upload import UploadRequest, bulk_upload
+
+        settings, console = ctx.settings, ctx.console
+        pairs = dict(_pair(m) for m in mapping) or None
+        request = UploadRequest(
+            table, list(files), pairs, start_id, as_utc(roots_valid_at) if roots_valid_at else None
+        )
+        store = bootstrap.live_store(settings)
+        try:
+            with _bars(console) as bar:
+                done = bulk_upload(store, request, bar(table))
+        finally:
+            store.dispose()
+        console.print(
+            f"{table}: {done.rows_inserted:,} rows inserted, "
+            f"{done.rows_skipped:,} already present, {done.segmentation_rows:,} segmentation rows"
+        )
+
+
+def _pair(text: str) -> tuple[str, str]:
+    source, sep, column = text.partition("=")
+    if not sep or not source or not column:
+        raise InvalidInput(f"--map {text!r} must look like SOURCE=COLUMN")
+    return source, column
