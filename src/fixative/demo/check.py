@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -70,3 +71,34 @@ def differences(
     return sorted(
         (k, got.get(k, 0), expected.get(k, 0)) for k in keys if got.get(k, 0) != expected.get(k, 0)
     )
+
+
+def connectivity_from_tables(store: Store, at: datetime) -> Counter[tuple[str, str]]:
+    """The same count, read from the segmentation tables the workflows maintain (their root ids
+    must be valid at ``at``: run ingest and update-roots to ``at`` first)."""
+    import sqlalchemy as sa
+
+    from fixative.store.history import visible_at
+
+    def rows(name: str, *cols: str) -> list[Any]:
+        info = store.get_table(name)
+        with store.read() as conn:
+            ann = store._table_object(conn, name)
+            seg = store._table_object(conn, str(info.segmentation_table))
+            both = {**{c.name: c for c in ann.c}, **{c.name: c for c in seg.c if c.name != "id"}}
+            query = sa.select(*(both[c] for c in cols)).select_from(
+                ann.join(seg, ann.c.id == seg.c.id)
+            )
+            return list(conn.execute(query.where(visible_at(ann, at))).all())
+
+    names: dict[int, list[str]] = {}
+    for root, name in rows("cell_types", "pt_root_id", "cell_type"):
+        names.setdefault(int(root), []).append(name)
+
+    def label(root: int) -> str:
+        return "+".join(sorted(names[root])) if root in names else f"?{root}"
+
+    pairs = Counter(
+        (int(a), int(b)) for a, b in rows("synapses", "pre_pt_root_id", "post_pt_root_id")
+    )
+    return Counter({(label(a), label(b)): n for (a, b), n in pairs.items()})
