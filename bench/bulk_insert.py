@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,47 +45,67 @@ def _full_rows(data: pa.Table, store: Store) -> pa.Table:
     return _with_crud(with_id, ids, store.clock())
 
 
-def bench_postgres(data: pa.Table) -> tuple[float, float]:
+def _alternate(
+    rounds: int, raw: Callable[[str], None], ours: Callable[[str], None]
+) -> tuple[float, float]:
+    """Median seconds of each path over ``rounds``, alternating which goes first (each into a
+    fresh table), so neither gains from running second on warm caches."""
+    raw_s: list[float] = []
+    store_s: list[float] = []
+    for r in range(rounds):
+        order = [(raw, raw_s, f"raw_{r}"), (ours, store_s, f"via_store_{r}")]
+        for fn, times, table in order if r % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            fn(table)
+            times.append(time.perf_counter() - start)
+    return statistics.median(store_s), statistics.median(raw_s)
+
+
+def bench_postgres(data: pa.Table, rounds: int) -> tuple[float, float]:
     from fixative.store import pgcopy
 
     name = f"fixative_bench_{int(time.time())}"
     store = open_store(pg_url(name))
     try:
-        _new_table(store, "raw_copy")
-        _new_table(store, "via_store")
+        for r in range(rounds):
+            _new_table(store, f"raw_{r}")
+            _new_table(store, f"via_store_{r}")
         rows = _full_rows(data, store)
-        table = store.table_object("raw_copy")
+        table = store.table_object("raw_0")
         columns = [pgcopy.CopyColumn(n, copy_type(table.c[n])) for n in rows.column_names]
         payloads = [
             pgcopy.encode(rows.slice(lo, 200_000), columns)
             for lo in range(0, rows.num_rows, 200_000)
         ]
-        sql = f"COPY raw_copy ({', '.join(c.name for c in columns)}) FROM STDIN (FORMAT BINARY)"
-        raw = store.engine.raw_connection()
-        start = time.perf_counter()
-        with raw.cursor() as cur:  # type: ignore[attr-defined]
-            for payload in payloads:
-                with cur.copy(sql) as copy:
-                    copy.write(payload)
-        raw.commit()
-        raw_s = time.perf_counter() - start
-        raw.close()
-        start = time.perf_counter()
-        store.insert_annotations("via_store", data)
-        store_s = time.perf_counter() - start
-        assert store.count_at("via_store", store.clock()) == data.num_rows
-        return store_s, raw_s
+
+        def raw_copy(target: str) -> None:
+            sql = f"COPY {target} ({', '.join(c.name for c in columns)}) FROM STDIN (FORMAT BINARY)"
+            raw = store.engine.raw_connection()
+            with raw.cursor() as cur:  # type: ignore[attr-defined]
+                for payload in payloads:
+                    with cur.copy(sql) as copy:
+                        copy.write(payload)
+            raw.commit()
+            raw.close()
+
+        return _alternate(rounds, raw_copy, lambda t: _insert(store, t, data))
     finally:
         store.dispose()
         drop_pg_database(name)
 
 
-def bench_sqlite(data: pa.Table, workdir: Path) -> tuple[float, float]:
+def _insert(store: Store, table: str, data: pa.Table) -> None:
+    store.insert_annotations(table, data)
+    assert store.count_at(table, store.clock()) == data.num_rows
+
+
+def bench_sqlite(data: pa.Table, workdir: Path, rounds: int) -> tuple[float, float]:
     store = open_store(f"sqlite:///{workdir / 'bench.sqlite'}")
     assert isinstance(store, SqliteStore)
     try:
-        _new_table(store, "raw_rows")
-        _new_table(store, "via_store")
+        for r in range(rounds):
+            _new_table(store, f"raw_{r}")
+            _new_table(store, f"via_store_{r}")
         rows = _full_rows(data, store)
         names = [n for n in rows.column_names if n not in ("deleted", "superceded_id")]
         created = sqlite_time(rows.column("created")[0].as_py())
@@ -92,20 +114,17 @@ def bench_sqlite(data: pa.Table, workdir: Path) -> tuple[float, float]:
             for n in names
         ]
         tuples = list(zip(*values, strict=True))
-        sql = f"INSERT INTO raw_rows ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
-        raw = store.engine.raw_connection()
-        start = time.perf_counter()
-        cur = raw.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        cur.executemany(sql, tuples)
-        cur.execute("COMMIT")
-        raw_s = time.perf_counter() - start
-        raw.close()
-        start = time.perf_counter()
-        store.insert_annotations("via_store", data)
-        store_s = time.perf_counter() - start
-        assert store.count_at("via_store", store.clock()) == data.num_rows
-        return store_s, raw_s
+
+        def raw_rows(target: str) -> None:
+            marks = ", ".join("?" for _ in names)
+            raw = store.engine.raw_connection()
+            cur = raw.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            cur.executemany(f"INSERT INTO {target} ({', '.join(names)}) VALUES ({marks})", tuples)
+            cur.execute("COMMIT")
+            raw.close()
+
+        return _alternate(rounds, raw_rows, lambda t: _insert(store, t, data))
     finally:
         store.dispose()
 
@@ -129,17 +148,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; medians")
     args = parser.parse_args()
     data = synapse_columns(args.rows, seed=1)
     print(f"bulk insert of {args.rows:,} synapse rows (3 points, 1 float, spatial indexes on)")
     figures = []
     backends = args.backends.split(",")
     if "postgres" in backends:
-        store_s, raw_s = bench_postgres(data)
+        store_s, raw_s = bench_postgres(data, args.rounds)
         figures.append(_figure("postgres", args.rows, store_s, raw_s, "raw binary COPY"))
     if "sqlite" in backends:
         with tempfile.TemporaryDirectory() as tmp:
-            store_s, raw_s = bench_sqlite(data, Path(tmp))
+            store_s, raw_s = bench_sqlite(data, Path(tmp), args.rounds)
         figures.append(_figure("sqlite", args.rows, store_s, raw_s, "raw executemany"))
     for fig in figures:
         print(json.dumps(fig))
