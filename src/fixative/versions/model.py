@@ -1,0 +1,130 @@
+"""Plain values of the version catalogue: statuses, names, options and what is read back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from fixative.errors import InvalidInput
+
+Status = Literal["RUNNING", "AVAILABLE", "FAILED", "EXPIRED"]
+RUNNING: Status = "RUNNING"
+AVAILABLE: Status = "AVAILABLE"
+FAILED: Status = "FAILED"
+EXPIRED: Status = "EXPIRED"
+
+DATASTACK_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+DATASTACK_MAX = 48  # "{datastack}__mat{N}" must fit PostgreSQL's 63-character identifiers
+IDENTIFIER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Report = Callable[[int, int], None]
+
+
+def check_datastack(name: object) -> str:
+    if not isinstance(name, str) or not DATASTACK_RE.match(name) or len(name) > DATASTACK_MAX:
+        raise InvalidInput(
+            f"datastack name {name!r} must be at most {DATASTACK_MAX} characters of a-z, 0-9 "
+            "and _, starting with a letter"
+        )
+    return name
+
+
+def quote(identifier: str) -> str:
+    """A double-quoted identifier, refusing anything that is not a plain lowercase name."""
+    if not IDENTIFIER_RE.match(identifier) or len(identifier) > 63:
+        raise InvalidInput(f"identifier {identifier!r} is not allowed")
+    return f'"{identifier}"'
+
+
+def database_name(datastack: str, version: int) -> str:
+    """``{datastack}__mat{N}``: the PostgreSQL database, or the SQLite file's stem."""
+    return f"{check_datastack(datastack)}__mat{int(version)}"
+
+
+def _no_report(done: int, total: int) -> None:
+    """The default progress callback: nothing."""
+
+
+@dataclass(frozen=True)
+class VersionOptions:
+    """How to build a version.
+
+    ``days_to_expire``: None or <= 0 means it never expires. ``version_dir``: where SQLite version
+    files go (default: a ``versions`` directory next to the live file); ignored on PostgreSQL, whose
+    versions are databases on the live database's server. ``report(done, total)`` is called after
+    each table. ``aligned_volume`` picks the tables when none are named.
+    """
+
+    days_to_expire: int | None = None
+    aligned_volume: str | None = None
+    version_dir: Path | None = None
+    report: Report = _no_report
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One row of the catalogue."""
+
+    id: int
+    datastack: str
+    version: int
+    time_stamp: datetime
+    created_at: datetime
+    expires_on: datetime | None
+    status: Status
+    valid: bool
+    is_merged: bool
+    parent_version: int | None
+    error: str | None
+    builder: str | None
+
+    @property
+    def database(self) -> str:
+        return database_name(self.datastack, self.version)
+
+    def metadata_dict(self) -> dict[str, Any]:
+        """The version metadata caveclient reads (ISO strings for instants)."""
+        return {
+            "id": self.id,
+            "datastack": self.datastack,
+            "version": self.version,
+            "time_stamp": self.time_stamp.isoformat(),
+            "expires_on": self.expires_on.isoformat() if self.expires_on else None,
+            "status": self.status,
+            "valid": self.valid,
+            "is_merged": self.is_merged,
+            "parent_version": self.parent_version,
+        }
+
+
+@dataclass(frozen=True)
+class VersionTable:
+    """A table of a version, with the row count checked at build time."""
+
+    table_name: str
+    schema_type: str
+    row_count: int
+    valid: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TableCopy:
+    """What one table's copy found: rows visible at T in the live table, rows in the version."""
+
+    table_name: str
+    schema_type: str
+    live_count: int
+    version_count: int
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    """Versions dropped by expiry, and FAILED or EXPIRED versions whose leftovers were removed."""
+
+    expired: tuple[int, ...]
+    cleaned: tuple[int, ...]
