@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from fixative.store import NewTable, Store, open_store
-from fixative.store.tables import metadata
+from fixative.store.tables import all_metadata
 from fixative.testing.annotations import synapse_columns, synapse_record
 from fixative.testing.clock import TickingClock
 from fixative.testing.databases import pg_database, sqlite_url
@@ -73,6 +73,6 @@ def test_sqlite_and_postgres_agree(
 
 def test_migrations_match_table_definitions(store: Store) -> None:
     with store.read() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), all_metadata())
     problems = [d for d in diff if not (isinstance(d, tuple) and d[0] == "remove_table")]
     assert problems == []

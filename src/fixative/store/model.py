@@ -16,9 +16,15 @@ PERMISSIONS: tuple[str, ...] = ("PRIVATE", "GROUP", "PUBLIC")
 TABLE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 TABLE_NAME_MAX = 40
 SEG_TABLE_NAME_MAX = 63
-RESERVED_PREFIXES = ("sqlite_", "pg_", "fixative_", "spatial_ref_sys", "geometry_columns")
+RESERVED_PREFIXES = ("sqlite_", "pg_", "cg_", "fixative_", "spatial_ref_sys", "geometry_columns")
 RESERVED_NAMES = frozenset(
-    {"annotation_table_metadata", "segmentation_table_metadata", "version", "versions"}
+    {
+        "annotation_table_metadata",
+        "segmentation_table_metadata",
+        "version",
+        "versions",
+        "version_tables",
+    }
 )
 
 

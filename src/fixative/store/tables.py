@@ -55,6 +55,14 @@ segmentation_table_metadata = sa.Table(
 )
 
 
+def all_metadata() -> sa.MetaData:
+    """The shared metadata with every module's tables registered (chunkedgraph, versions)."""
+    import fixative.chunkedgraph.tables
+    import fixative.versions.tables  # noqa: F401
+
+    return metadata
+
+
 def index_name(prefix: str, table: str, column: str) -> str:
     """``{prefix}_{table}_{column}``, shortened with a hash where PostgreSQL would truncate it."""
     name = f"{prefix}_{table}_{column}"

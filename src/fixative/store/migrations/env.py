@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from fixative.store.tables import metadata
+from fixative.store.tables import all_metadata
+
+metadata = all_metadata()
 
 connection = context.config.attributes["connection"]
 context.configure(
