@@ -177,6 +177,7 @@ def _register_workflow_commands() -> None:
     from fixative import cli_workflows
 
     cli_workflows.register(cli, pass_ctx)
+    cli_workflows.register_versions(cli, pass_ctx)
 
 
 _register_workflow_commands()

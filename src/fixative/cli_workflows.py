@@ -171,6 +171,101 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
         )
 
 
+def register_versions(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
+    """``fixative version create | list | expire``."""
+
+    @cli.group()
+    def version() -> None:
+        """Time-locked versions of a datastack."""
+
+    @version.command("create")
+    @click.argument("datastack")
+    @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
+    @click.option("--days-to-expire", type=click.IntRange(min=1), default=None)
+    @pass_ctx
+    def create(
+        ctx: Context, datastack: str, at_text: str | None, days_to_expire: int | None
+    ) -> None:
+        """Bring every table to the instant and build version N+1."""
+        from fixative import bootstrap
+        from fixative.workflows.materialize import VersionRequest, materialize
+
+        settings, console = ctx.settings, ctx.console
+        at, ds = _instant(at_text), settings.datastack(datastack)
+        store = bootstrap.live_store(settings)
+        try:
+            seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
+            with _bars(console) as bar:
+                request = VersionRequest(
+                    ds.name,
+                    ds.aligned_volume,
+                    at,
+                    days_to_expire,
+                    bar("ingest + update roots"),
+                    bar("version tables"),
+                )
+                done = materialize(store, seg, cg, request)
+            print_versions(console, store, ds.name, [done.version.version])
+        finally:
+            store.dispose()
+
+    @version.command("list")
+    @click.argument("datastack")
+    @click.option("--expired", is_flag=True, help="Include expired and failed versions.")
+    @pass_ctx
+    def list_(ctx: Context, datastack: str, expired: bool) -> None:
+        """The datastack's versions with their tables and row counts."""
+        from fixative import bootstrap
+        from fixative.versions import list_versions
+
+        store = bootstrap.live_store(ctx.settings)
+        try:
+            numbers = [v.version for v in list_versions(store, datastack, include_expired=expired)]
+            print_versions(ctx.console, store, datastack, numbers)
+        finally:
+            store.dispose()
+
+    @version.command("expire")
+    @click.argument("datastack")
+    @pass_ctx
+    def expire(ctx: Context, datastack: str) -> None:
+        """Drop versions past their expiry (never the latest; at least min_versions_kept stay)."""
+        from fixative import bootstrap
+        from fixative.versions import expire_versions
+
+        ds = ctx.settings.datastack(datastack)
+        store = bootstrap.live_store(ctx.settings)
+        try:
+            done = expire_versions(store, ds.name, utc_now(), min_kept=ds.min_versions_kept)
+        finally:
+            store.dispose()
+        dropped = ", ".join(str(v) for v in done.expired) or "none"
+        ctx.console.print(f"expired versions: {dropped}; cleaned leftovers: {len(done.cleaned)}")
+
+
+def print_versions(console: Console, store: Store, datastack: str, numbers: list[int]) -> None:
+    from rich.table import Table
+
+    from fixative.versions import get_version, list_version_tables
+
+    table = Table("version", "time stamp (UTC)", "status", "expires", "tables (rows)")
+    for number in numbers:
+        info = get_version(store, datastack, number)
+        rows = (
+            ", ".join(
+                f"{t.table_name} ({t.row_count:,})"
+                for t in list_version_tables(store, datastack, number)
+            )
+            if info.status == "AVAILABLE"
+            else ""
+        )
+        expires = info.expires_on.strftime("%Y-%m-%d %H:%M") if info.expires_on else "never"
+        table.add_row(
+            str(number), info.time_stamp.strftime("%Y-%m-%d %H:%M:%S"), info.status, expires, rows
+        )
+    console.print(table)
+
+
 def _pair(text: str) -> tuple[str, str]:
     source, sep, column = text.partition("=")
     if not sep or not source or not column:

@@ -131,3 +131,35 @@ def test_upload_and_bad_map(tmp_path: Path, cli: Cli) -> None:
     bad = cli(["upload", "tags", str(path), "--map", "where"], tmp_path, **env)
     assert bad.returncode == 1
     assert "SOURCE=COLUMN" in bad.stderr
+
+
+def test_version_commands(tmp_path: Path, cli: Cli) -> None:
+    home = tmp_path / "home"
+    env = {"FIXATIVE_HOME": str(home)}
+    assert (
+        cli(["demo-data", "--synapses", "400", "--max-merges", "20"], tmp_path, **env).returncode
+        == 0
+    )
+    manifest = json.loads((home / "demo" / "manifest.json").read_text())
+    early = as_utc(manifest["edits_from"]).isoformat()
+    first = cli(
+        ["version", "create", "demo", "--at", early, "--days-to-expire", "1"], tmp_path, **env
+    )
+    assert first.returncode == 0, first.stderr
+    assert "AVAILABLE" in first.stdout
+    assert cli(["version", "create", "demo"], tmp_path, **env).returncode == 0
+    assert cli(["version", "create", "demo"], tmp_path, **env).returncode == 0
+    listed = cli(["version", "list", "demo"], tmp_path, **env)
+    assert [
+        line.split()[1]
+        for line in listed.stdout.splitlines()
+        if line.startswith("│ ") and line.split()[1].isdigit()
+    ] == ["1", "2", "3"]
+    expired = cli(["version", "expire", "demo"], tmp_path, **env)
+    assert expired.returncode == 0, expired.stderr
+    assert "expired versions: 1" in expired.stdout
+    assert not (home / "versions" / "demo__mat1.sqlite").exists()
+    assert (home / "versions" / "demo__mat3.sqlite").exists()
+    earlier = cli(["version", "create", "demo", "--at", early], tmp_path, **env)
+    assert earlier.returncode == 1
+    assert "earlier instant" in earlier.stderr

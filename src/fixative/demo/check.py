@@ -102,3 +102,28 @@ def connectivity_from_tables(store: Store, at: datetime) -> Counter[tuple[str, s
         (int(a), int(b)) for a, b in rows("synapses", "pre_pt_root_id", "post_pt_root_id")
     )
     return Counter({(label(a), label(b)): n for (a, b), n in pairs.items()})
+
+
+def connectivity_from_version(engine: Any) -> Counter[tuple[str, str]]:
+    """The same count, read from a version database's flat tables."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        cells = conn.execute(sa.text("SELECT pt_root_id, cell_type FROM cell_types")).all()
+        pairs = conn.execute(
+            sa.text(
+                "SELECT pre_pt_root_id, post_pt_root_id, count(*) FROM synapses "
+                "GROUP BY pre_pt_root_id, post_pt_root_id"
+            )
+        ).all()
+    names: dict[int, list[str]] = {}
+    for root, name in cells:
+        names.setdefault(int(root), []).append(name)
+
+    def label(root: int) -> str:
+        return "+".join(sorted(names[root])) if root in names else f"?{root}"
+
+    out: Counter[tuple[str, str]] = Counter()
+    for a, b, n in pairs:
+        out[(label(int(a)), label(int(b)))] += int(n)
+    return out

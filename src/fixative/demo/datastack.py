@@ -94,22 +94,25 @@ def build(
         seed=options.seed,
     )
     clock = TickingClock(start, timedelta(0))
-    store.clock = clock
-    with _timed(seconds, "graph"):
-        graph = EmbeddedChunkedGraph.create(
-            store,
-            PCG_TABLE,
-            svids,
-            plan.initial_edges,
-            at=start,
-            user_id="segmentation",
-            clock=clock,
-        )
-    clock.now = start + timedelta(minutes=10)
-    with _timed(seconds, "annotations"):
-        _write_tables(store, layout, wires, options.seed, f"precomputed://file://{seg_path}")
-    with _timed(seconds, "edits"):
-        operations = apply_edits(graph, plan.edits, clock, report)
+    live_clock, store.clock = store.clock, clock  # the history is written at simulated instants
+    try:
+        with _timed(seconds, "graph"):
+            graph = EmbeddedChunkedGraph.create(
+                store,
+                PCG_TABLE,
+                svids,
+                plan.initial_edges,
+                at=start,
+                user_id="segmentation",
+                clock=clock,
+            )
+        clock.now = start + timedelta(minutes=10)
+        with _timed(seconds, "annotations"):
+            _write_tables(store, layout, wires, options.seed, f"precomputed://file://{seg_path}")
+        with _timed(seconds, "edits"):
+            operations = apply_edits(graph, plan.edits, clock, report)
+    finally:
+        store.clock = live_clock
     return DemoManifest(
         DATASTACK,
         ALIGNED_VOLUME,

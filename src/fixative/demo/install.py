@@ -39,6 +39,8 @@ def fresh_store(settings: Settings) -> Store:
     store.dispose()
     for leftover in path.parent.glob(path.name + "*"):
         leftover.unlink()
+    for version_file in (path.parent / "versions").glob(f"{DATASTACK}__mat*"):
+        version_file.unlink()  # the earlier demo's versions went with its catalogue
     shutil.rmtree(demo_directory(settings), ignore_errors=True)
     return open_store(settings.live_database_url)
 

@@ -16,13 +16,16 @@ from rich.table import Table
 
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.chunkedgraph.port import ChunkedGraph
+from fixative.cli_workflows import print_versions
 from fixative.clock import as_utc
 from fixative.config import Settings
 from fixative.demo import check, datastack, history, install
+from fixative.demo.datastack import DATASTACK
 from fixative.demo.progress import ProgressReport
 from fixative.segmentation.port import SegmentationSource
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
 from fixative.store import Store
+from fixative.versions import VersionOptions, create_version, list_versions, open_version
 from fixative.workflows.refresh import refresh_table
 
 NEURON = "AVAL"
@@ -58,7 +61,12 @@ def run(settings: Settings, console: Console) -> None:
             got = check.connectivity_from_tables(store, at)
             if got != check.connectivity(store, seg, graph, at):
                 raise AssertionError(f"{label}: the tables disagree with direct lookups")
+            if label != "before proofreading":
+                got = _from_new_version(store, at, got)
             results.append((label, at, got))
+        print_versions(
+            console, store, DATASTACK, [v.version for v in list_versions(store, DATASTACK)]
+        )
         console.print(_partners_table(results))
         for label, at, got in results:
             exact = sum(got.get(pair, 0) == n for pair, n in expected.items())
@@ -91,13 +99,31 @@ def _refresh(
     console.print(f"{label}: ingest and update-roots to {at:%Y-%m-%d %H:%M}: " + "; ".join(notes))
 
 
+def _from_new_version(
+    store: Store, at: datetime, live: Counter[tuple[str, str]]
+) -> Counter[tuple[str, str]]:
+    """Build a version at ``at`` and read the connectivity back from its database."""
+    info = create_version(store, DATASTACK, at, options=VersionOptions(days_to_expire=30))
+    engine = open_version(store, DATASTACK, info.version)
+    try:
+        got = check.connectivity_from_version(engine)
+    finally:
+        engine.dispose()
+    if got != live:
+        raise AssertionError(f"version {info.version} disagrees with the live tables")
+    return got
+
+
 def _halfway(manifest: datastack.DemoManifest) -> datetime:
     start, end = as_utc(manifest.edits_from), as_utc(manifest.edits_until)
     return start + (end - start) / 2
 
 
 def _partners_table(results: list[tuple[str, datetime, Counter[tuple[str, str]]]]) -> Table:
-    table = Table(title=f"{NEURON}'s strongest postsynaptic partners, by root id at each instant")
+    table = Table(
+        title=f"{NEURON}'s strongest postsynaptic partners at each instant "
+        "(halfway and after: read back from versions 1 and 2)"
+    )
     table.add_column("partner")
     for label, _, _ in results:
         table.add_column(label, justify="right")

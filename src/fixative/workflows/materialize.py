@@ -1,0 +1,56 @@
+"""Create a version at T: bring every table of the datastack to T (ingest new annotations, move
+root ids to T), then build the version database. Runs in this process; the task runner and the
+per-datastack lock come later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fixative.chunkedgraph.port import ChunkedGraph
+from fixative.segmentation.port import SegmentationSource
+from fixative.store import Store
+from fixative.versions import VersionInfo, VersionOptions, create_version
+from fixative.workflows.progress import Report, RunOptions, ignore_progress
+from fixative.workflows.refresh import TableRefresh, refresh_table
+
+
+@dataclass(frozen=True)
+class VersionRequest:
+    datastack: str
+    aligned_volume: str
+    at: datetime
+    days_to_expire: int | None = None
+    refresh_report: Report = ignore_progress
+    build_report: Report = ignore_progress
+
+
+@dataclass(frozen=True)
+class Materialized:
+    version: VersionInfo
+    refreshed: dict[str, TableRefresh] = field(default_factory=dict)
+
+
+def materialize(
+    store: Store, seg: SegmentationSource, cg: ChunkedGraph, request: VersionRequest
+) -> Materialized:
+    """Refresh every table with bound points to ``request.at``, then create the version."""
+    refreshed: dict[str, TableRefresh] = {}
+    for info in store.list_tables(aligned_volume=request.aligned_volume):
+        if info.segmentation_table is None:
+            continue
+        options = RunOptions(report=request.refresh_report)
+        refreshed[info.table_name] = refresh_table(
+            store, seg, cg, info.table_name, request.at, options
+        )
+    version = create_version(
+        store,
+        request.datastack,
+        request.at,
+        options=VersionOptions(
+            days_to_expire=request.days_to_expire,
+            aligned_volume=request.aligned_volume,
+            report=request.build_report,
+        ),
+    )
+    return Materialized(version, refreshed)
