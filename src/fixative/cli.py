@@ -178,6 +178,7 @@ def _register_workflow_commands() -> None:
 
     cli_workflows.register(cli, pass_ctx)
     cli_workflows.register_versions(cli, pass_ctx)
+    cli_workflows.register_status(cli, pass_ctx)
 
 
 _register_workflow_commands()

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fixative.clock import as_utc, utc_now
 from fixative.config import Settings
 from fixative.errors import InvalidInput
+from fixative.runner.records import recorded
 from fixative.store import Store, TableInfo
 
 if TYPE_CHECKING:
@@ -49,6 +50,14 @@ def _bars(console: Console) -> Iterator[Callable[[str], Report]]:
 
     with progress:
         yield bar
+
+
+def _tee(*reports: Report) -> Report:
+    def report(done: int, total: int) -> None:
+        for each in reports:
+            each(done, total)
+
+    return report
 
 
 def _tables(store: Store, settings: Settings, datastack: str, only: str | None) -> list[TableInfo]:
@@ -85,9 +94,12 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
             seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
             with _bars(console) as bar:
                 for info in _tables(store, settings, datastack, table):
-                    done = ingest_table(
-                        store, seg, cg, info.table_name, at, RunOptions(report=bar(info.table_name))
-                    )
+                    params = {"table": info.table_name, "at": at.isoformat()}
+                    with recorded(store, "ingest", params, ds.name) as run:
+                        report = _tee(bar(info.table_name), run)
+                        done = ingest_table(
+                            store, seg, cg, info.table_name, at, RunOptions(report=report)
+                        )
                     console.print(
                         f"{info.table_name}: {done.rows:,} rows linked at {at.isoformat()}"
                         + (
@@ -117,9 +129,10 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
             cg = bootstrap.chunkedgraph(ds, store)
             with _bars(console) as bar:
                 for info in _tables(store, settings, datastack, table):
-                    done = run(
-                        store, cg, info.table_name, at, RunOptions(report=bar(info.table_name))
-                    )
+                    params = {"table": info.table_name, "at": at.isoformat()}
+                    with recorded(store, "update_roots", params, ds.name) as progress:
+                        report = _tee(bar(info.table_name), progress)
+                        done = run(store, cg, info.table_name, at, RunOptions(report=report))
                     console.print(
                         f"{info.table_name}: {done.expired_root_ids:,} expired roots, "
                         f"{done.rows_touched:,} root ids rewritten; valid at {at.isoformat()}"
@@ -161,8 +174,9 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
         )
         store = bootstrap.live_store(settings)
         try:
-            with _bars(console) as bar:
-                done = bulk_upload(store, request, bar(table))
+            params = {"table": table, "files": [str(f) for f in files], "map": pairs}
+            with _bars(console) as bar, recorded(store, "upload", params) as progress:
+                done = bulk_upload(store, request, _tee(bar(table), progress))
         finally:
             store.dispose()
         console.print(
@@ -195,14 +209,15 @@ def register_versions(cli: click.Group, pass_ctx: Callable[..., Callable[..., No
         store = bootstrap.live_store(settings)
         try:
             seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
-            with _bars(console) as bar:
+            params = {"at": at.isoformat(), "days_to_expire": days_to_expire}
+            with _bars(console) as bar, recorded(store, "create_version", params, ds.name) as run:
                 request = VersionRequest(
                     ds.name,
                     ds.aligned_volume,
                     at,
                     days_to_expire,
                     bar("ingest + update roots"),
-                    bar("version tables"),
+                    _tee(bar("version tables"), run),
                 )
                 done = materialize(store, seg, cg, request)
             print_versions(console, store, ds.name, [done.version.version])
@@ -264,6 +279,42 @@ def print_versions(console: Console, store: Store, datastack: str, numbers: list
             str(number), info.time_stamp.strftime("%Y-%m-%d %H:%M:%S"), info.status, expires, rows
         )
     console.print(table)
+
+
+def register_status(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
+    @cli.command()
+    @click.option("--run", "run_id", type=int, default=None, help="One run, with its traceback.")
+    @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+    @pass_ctx
+    def status(ctx: Context, run_id: int | None, limit: int) -> None:
+        """Recent workflow runs: kind, status, progress, timing, error."""
+        from rich.table import Table
+
+        from fixative import bootstrap
+        from fixative.runner.records import get_run, list_runs
+
+        store = bootstrap.live_store(ctx.settings)
+        try:
+            runs = [get_run(store, run_id)] if run_id is not None else list_runs(store, limit)
+        finally:
+            store.dispose()
+        table = Table(
+            "run", "kind", "datastack", "status", "progress", "started", "seconds", "error"
+        )
+        for r in runs:
+            table.add_row(
+                str(r.id),
+                r.kind,
+                r.datastack or "",
+                r.status,
+                f"{r.done:,}/{r.total:,}",
+                r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                f"{r.seconds:.1f}" if r.seconds is not None else "",
+                r.error or "",
+            )
+        ctx.console.print(table)
+        if run_id is not None and runs[0].traceback:
+            ctx.console.print(runs[0].traceback)
 
 
 def _pair(text: str) -> tuple[str, str]:

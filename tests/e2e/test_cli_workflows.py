@@ -163,3 +163,13 @@ def test_version_commands(tmp_path: Path, cli: Cli) -> None:
     earlier = cli(["version", "create", "demo", "--at", early], tmp_path, **env)
     assert earlier.returncode == 1
     assert "earlier instant" in earlier.stderr
+    status = cli(["status"], tmp_path, COLUMNS="200", **env)
+    assert status.returncode == 0, status.stderr
+    lines = [line for line in status.stdout.splitlines() if "create_vers" in line]
+    assert len(lines) == 4
+    assert "FAILED" in lines[0]  # newest first: the refused earlier instant
+    assert all("SUCCEEDED" in line for line in lines[1:])
+    failed_id = lines[0].split()[1]
+    detail = cli(["status", "--run", failed_id], tmp_path, **env)
+    assert "Traceback" in detail.stdout
+    assert "Conflict" in detail.stdout

@@ -24,6 +24,7 @@ RESERVED_NAMES = frozenset(
         "version",
         "versions",
         "version_tables",
+        "workflow_runs",
     }
 )
 

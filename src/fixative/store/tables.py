@@ -56,8 +56,10 @@ segmentation_table_metadata = sa.Table(
 
 
 def all_metadata() -> sa.MetaData:
-    """The shared metadata with every module's tables registered (chunkedgraph, versions)."""
+    """The shared metadata with every module's tables registered (chunkedgraph, versions,
+    workflow runs)."""
     import fixative.chunkedgraph.tables
+    import fixative.runner.tables
     import fixative.versions.tables  # noqa: F401
 
     return metadata

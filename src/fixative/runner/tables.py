@@ -1,0 +1,26 @@
+"""The ``workflow_runs`` table (on the shared metadata; created by migration 0004)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from fixative.store.tables import metadata
+from fixative.store.types import IdType, UtcDateTime
+
+workflow_runs = sa.Table(
+    "workflow_runs",
+    metadata,
+    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("datastack", sa.String(64)),
+    sa.Column("params", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("done", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("total", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created", UtcDateTime, nullable=False),
+    sa.Column("finished", UtcDateTime),
+    sa.Column("error", sa.Text),
+    sa.Column("traceback", sa.Text),
+    sa.Column("builder", sa.String(128)),
+    sa.Index("ix_workflow_runs_created", "created"),
+)
