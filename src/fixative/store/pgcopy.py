@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -141,3 +141,16 @@ def _scatter_fixed(
     width = values.dtype.itemsize
     idx = at[:, None] + np.arange(width, dtype=np.int64)
     buf[idx] = np.ascontiguousarray(values).view(np.uint8).reshape(-1, width)
+
+
+def copy_into(
+    conn: Any, target: str, rows: pa.Table, columns: list[CopyColumn], batch_rows: int = 200_000
+) -> None:
+    """Binary-COPY ``rows`` into ``target`` (an already quoted, possibly qualified table name)
+    on the SQLAlchemy connection's psycopg connection, in encoded batches of ``batch_rows``."""
+    names = ", ".join('"' + c.name.replace('"', '""') + '"' for c in columns)
+    sql = f"COPY {target} ({names}) FROM STDIN (FORMAT BINARY)"
+    with conn.connection.driver_connection.cursor() as cur:
+        for lo in range(0, rows.num_rows, batch_rows):
+            with cur.copy(sql) as copy:
+                copy.write(encode(rows.slice(lo, batch_rows), columns))

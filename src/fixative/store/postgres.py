@@ -93,14 +93,7 @@ class PostgresStore(Store):
     def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:
         """Binary COPY of numpy-encoded batches."""
         columns = [pgcopy.CopyColumn(n, copy_type(table.c[n])) for n in rows.column_names]
-        names = ", ".join(f'"{c.name}"' for c in columns)
-        sql = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)'
-        dbapi = conn.connection.driver_connection
-        with dbapi.cursor() as cur:  # type: ignore[union-attr]
-            for lo in range(0, rows.num_rows, COPY_BATCH_ROWS):
-                payload = pgcopy.encode(rows.slice(lo, COPY_BATCH_ROWS), columns)
-                with cur.copy(sql) as copy:
-                    copy.write(payload)
+        pgcopy.copy_into(conn, f'"{table.name}"', rows, columns, COPY_BATCH_ROWS)
 
     def box_clause(
         self, table: sa.Table, point: str, lo: Sequence[int], hi: Sequence[int]

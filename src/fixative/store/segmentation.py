@@ -277,13 +277,7 @@ def _stage(conn: sa.Connection, data: pa.Table) -> None:
         + ") ON COMMIT DROP"
     )
     columns = [pgcopy.CopyColumn(n, "int8") for n in names]
-    sql = f"COPY pg_temp.{STAGE} ({', '.join(quote(n) for n in names)}) FROM STDIN (FORMAT BINARY)"
-    dbapi = conn.connection.driver_connection
-    with dbapi.cursor() as cur:  # type: ignore[union-attr]
-        for lo in range(0, data.num_rows, COPY_BATCH_ROWS):
-            payload = pgcopy.encode(data.slice(lo, COPY_BATCH_ROWS), columns)
-            with cur.copy(sql) as copy:
-                copy.write(payload)
+    pgcopy.copy_into(conn, f"pg_temp.{STAGE}", data, columns, COPY_BATCH_ROWS)
 
 
 def _executemany(conn: sa.Connection, sql: str, data: pa.Table) -> None:
