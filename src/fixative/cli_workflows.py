@@ -224,6 +224,43 @@ def register_versions(cli: click.Group, pass_ctx: Callable[..., Callable[..., No
         finally:
             store.dispose()
 
+    @cli.command()
+    @click.argument("datastack")
+    @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
+    @click.option("--days-to-expire", type=click.IntRange(min=1), default=None)
+    @pass_ctx
+    def materialize(
+        ctx: Context, datastack: str, at_text: str | None, days_to_expire: int | None
+    ) -> None:
+        """The complete workflow under the datastack's lock: ingest, update roots, build a
+        version, expire old versions."""
+        from fixative import bootstrap
+        from fixative.workflows.materialize import VersionRequest, complete
+
+        settings, console = ctx.settings, ctx.console
+        at, ds = _instant(at_text), settings.datastack(datastack)
+        store = bootstrap.live_store(settings)
+        try:
+            seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
+            params = {"at": at.isoformat(), "days_to_expire": days_to_expire}
+            with (
+                _bars(console) as bar,
+                recorded(store, "materialize", params, ds.name, exclusive=True) as run,
+            ):
+                request = VersionRequest(
+                    ds.name,
+                    ds.aligned_volume,
+                    at,
+                    days_to_expire,
+                    bar("ingest + update roots"),
+                    _tee(bar("version tables"), run),
+                )
+                made, expired = complete(store, seg, cg, request, ds.min_versions_kept)
+            print_versions(console, store, ds.name, [made.version.version])
+            console.print(f"expired versions: {', '.join(map(str, expired.expired)) or 'none'}")
+        finally:
+            store.dispose()
+
     @version.command("list")
     @click.argument("datastack")
     @click.option("--expired", is_flag=True, help="Include expired and failed versions.")

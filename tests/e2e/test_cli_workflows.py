@@ -173,3 +173,19 @@ def test_version_commands(tmp_path: Path, cli: Cli) -> None:
     detail = cli(["status", "--run", failed_id], tmp_path, **env)
     assert "Traceback" in detail.stdout
     assert "Conflict" in detail.stdout
+
+
+def test_materialize_command(tmp_path: Path, cli: Cli) -> None:
+    home = tmp_path / "home"
+    env = {"FIXATIVE_HOME": str(home)}
+    assert (
+        cli(["demo-data", "--synapses", "300", "--max-merges", "10"], tmp_path, **env).returncode
+        == 0
+    )
+    done = cli(["materialize", "demo", "--days-to-expire", "2"], tmp_path, COLUMNS="200", **env)
+    assert done.returncode == 0, done.stderr
+    assert "AVAILABLE" in done.stdout
+    assert "synapses (300)" in done.stdout
+    status = cli(["status"], tmp_path, COLUMNS="200", **env)
+    assert any("materialize" in line and "SUCCEEDED" in line for line in status.stdout.splitlines())
+    assert (home / "versions" / "demo__mat1.sqlite").exists()

@@ -42,3 +42,39 @@ def test_listing_order_and_unknown_run(store: Store) -> None:
     assert [r.kind for r in list_runs(store, limit=2)] == ["c", "b"]
     with pytest.raises(NotFound, match="999"):
         get_run(store, 999)
+
+
+def test_exclusive_runs_hold_the_datastack_lock(store: Store) -> None:
+    with recorded(store, "materialize", {}, "demo", exclusive=True):
+        with pytest.raises(Conflict, match="still running"):  # noqa: SIM117
+            with recorded(store, "materialize", {}, "demo", exclusive=True):
+                pass
+        with recorded(store, "materialize", {}, "other", exclusive=True):
+            pass  # another datastack is not blocked
+    with recorded(store, "materialize", {}, "demo", exclusive=True):
+        pass  # released when the first run finished
+    statuses = [r.status for r in list_runs(store) if r.datastack == "demo"]
+    assert statuses == [SUCCEEDED, SUCCEEDED]  # a refused claim writes no row
+
+
+def test_a_dead_runs_lock_is_taken_over(store: Store) -> None:
+    import socket
+
+    from fixative.runner.tables import workflow_runs
+
+    with store.write() as conn:
+        conn.execute(
+            workflow_runs.insert().values(
+                kind="materialize",
+                datastack="demo",
+                params="{}",
+                status=RUNNING,
+                created=store.clock(),
+                builder=f"{socket.gethostname()}:999999999",
+            )
+        )
+    with recorded(store, "materialize", {}, "demo", exclusive=True):
+        pass
+    runs = list_runs(store)
+    assert [r.status for r in runs] == [SUCCEEDED, FAILED]
+    assert runs[1].error == "its process died"

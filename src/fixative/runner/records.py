@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fixative.errors import NotFound
+from fixative.errors import Conflict, NotFound
 from fixative.runner.tables import workflow_runs
 from fixative.store import Store
 
@@ -63,12 +63,42 @@ def _by_id(run_id: int) -> sa.Update:
     return workflow_runs.update().where(workflow_runs.c.id == run_id)
 
 
+def _claim(conn: sa.Connection, kind: str, datastack: str | None) -> None:
+    """Refuse a second live run of ``kind`` on ``datastack`` (the per-datastack lock); runs whose
+    process died are marked FAILED and do not hold it. Writers are serialized per datastack
+    (PostgreSQL advisory lock; SQLite BEGIN IMMEDIATE), so two claims cannot both pass."""
+    from fixative.versions.build import builder_is_dead
+
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"{kind}:{datastack}")))
+        )
+    runs = workflow_runs
+    live = conn.execute(
+        sa.select(runs.c.id, runs.c.builder).where(
+            runs.c.kind == kind, runs.c.datastack == datastack, runs.c.status == RUNNING
+        )
+    ).all()
+    for run_id, builder in live:
+        if not builder_is_dead(builder):
+            raise Conflict(f"{kind} run {run_id} is still running for datastack {datastack!r}")
+        conn.execute(_by_id(run_id).values(status=FAILED, error="its process died"))
+
+
 @contextmanager
 def recorded(
-    store: Store, kind: str, params: Mapping[str, Any], datastack: str | None = None
+    store: Store,
+    kind: str,
+    params: Mapping[str, Any],
+    datastack: str | None = None,
+    *,
+    exclusive: bool = False,
 ) -> Iterator[RunProgress]:
-    """Record a run around the block: RUNNING, then SUCCEEDED, or FAILED with the error."""
+    """Record a run around the block: RUNNING, then SUCCEEDED, or FAILED with the error.
+    ``exclusive`` runs hold the per-datastack lock of their kind while they run."""
     with store.write() as conn:
+        if exclusive:
+            _claim(conn, kind, datastack)
         inserted = conn.execute(
             workflow_runs.insert().values(
                 kind=kind,

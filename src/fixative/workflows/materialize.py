@@ -10,7 +10,13 @@ from datetime import datetime
 from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store
-from fixative.versions import VersionInfo, VersionOptions, create_version
+from fixative.versions import (
+    ExpiryResult,
+    VersionInfo,
+    VersionOptions,
+    create_version,
+    expire_versions,
+)
 from fixative.workflows.progress import Report, RunOptions, ignore_progress
 from fixative.workflows.refresh import TableRefresh, refresh_table
 
@@ -54,3 +60,11 @@ def materialize(
         ),
     )
     return Materialized(version, refreshed)
+
+
+def complete(
+    store: Store, seg: SegmentationSource, cg: ChunkedGraph, request: VersionRequest, min_kept: int
+) -> tuple[Materialized, ExpiryResult]:
+    """The complete workflow: refresh every table to T, build the version, expire old ones."""
+    made = materialize(store, seg, cg, request)
+    return made, expire_versions(store, request.datastack, store.clock(), min_kept=min_kept)
