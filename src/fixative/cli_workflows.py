@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fixative.clock import as_utc, utc_now
-from fixative.config import Settings
+from fixative.config import DatastackSettings, Settings
 from fixative.errors import InvalidInput
 from fixative.runner.records import recorded
 from fixative.store import Store, TableInfo
+from fixative.workflows.progress import RunOptions
 
 if TYPE_CHECKING:
     from fixative.cli import Context
@@ -73,6 +74,35 @@ def _tables(store: Store, settings: Settings, datastack: str, only: str | None) 
     return tables
 
 
+TableWork = Callable[[str, Report], str]  # (table, report) -> a summary line
+
+
+def _per_table(
+    ctx: Context,
+    datastack: str,
+    only: str | None,
+    run: tuple[str, datetime],
+    prepare: Callable[[Store, DatastackSettings], TableWork],
+) -> None:
+    """Run ``prepare(store, datastack)``'s work on each table with bound points: one recorded
+    run and one progress bar per table."""
+    from fixative import bootstrap
+
+    kind, at = run
+    ds = ctx.settings.datastack(datastack)
+    store = bootstrap.live_store(ctx.settings)
+    try:
+        work = prepare(store, ds)
+        with _bars(ctx.console) as bar:
+            for info in _tables(store, ctx.settings, datastack, only):
+                params = {"table": info.table_name, "at": at.isoformat()}
+                with recorded(store, kind, params, ds.name) as progress:
+                    line = work(info.table_name, _tee(bar(info.table_name), progress))
+                ctx.console.print(f"{info.table_name}: {line}")
+    finally:
+        store.dispose()
+
+
 def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
     """Add the workflow commands to the ``fixative`` group."""
 
@@ -83,33 +113,24 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
     @pass_ctx
     def ingest(ctx: Context, datastack: str, table: str | None, at_text: str | None) -> None:
         """Look up supervoxel and root ids of annotations that have none yet."""
-        from fixative import bootstrap
-        from fixative.workflows.ingest import ingest_table
-        from fixative.workflows.progress import RunOptions
+        at = _instant(at_text)
 
-        settings, console = ctx.settings, ctx.console
-        at, ds = _instant(at_text), settings.datastack(datastack)
-        store = bootstrap.live_store(settings)
-        try:
+        def prepare(store: Store, ds: DatastackSettings) -> TableWork:
+            from fixative import bootstrap
+            from fixative.workflows.ingest import ingest_table
+
             seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
-            with _bars(console) as bar:
-                for info in _tables(store, settings, datastack, table):
-                    params = {"table": info.table_name, "at": at.isoformat()}
-                    with recorded(store, "ingest", params, ds.name) as run:
-                        report = _tee(bar(info.table_name), run)
-                        done = ingest_table(
-                            store, seg, cg, info.table_name, at, RunOptions(report=report)
-                        )
-                    console.print(
-                        f"{info.table_name}: {done.rows:,} rows linked at {at.isoformat()}"
-                        + (
-                            f"; {done.points_without_supervoxel:,} points on no supervoxel"
-                            if done.points_without_supervoxel
-                            else ""
-                        )
-                    )
-        finally:
-            store.dispose()
+
+            def work(name: str, report: Report) -> str:
+                done = ingest_table(store, seg, cg, name, at, RunOptions(report=report))
+                missing = done.points_without_supervoxel
+                return f"{done.rows:,} rows linked at {at.isoformat()}" + (
+                    f"; {missing:,} points on no supervoxel" if missing else ""
+                )
+
+            return work
+
+        _per_table(ctx, datastack, table, ("ingest", at), prepare)
 
     @cli.command("update-roots")
     @click.argument("datastack")
@@ -118,27 +139,24 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
     @pass_ctx
     def update_roots(ctx: Context, datastack: str, table: str | None, at_text: str | None) -> None:
         """Move root ids to an instant, re-resolving only rows whose roots expired."""
-        from fixative import bootstrap
-        from fixative.workflows.progress import RunOptions
-        from fixative.workflows.update_roots import update_roots as run
+        at = _instant(at_text)
 
-        settings, console = ctx.settings, ctx.console
-        at, ds = _instant(at_text), settings.datastack(datastack)
-        store = bootstrap.live_store(settings)
-        try:
+        def prepare(store: Store, ds: DatastackSettings) -> TableWork:
+            from fixative import bootstrap
+            from fixative.workflows.update_roots import update_roots as run
+
             cg = bootstrap.chunkedgraph(ds, store)
-            with _bars(console) as bar:
-                for info in _tables(store, settings, datastack, table):
-                    params = {"table": info.table_name, "at": at.isoformat()}
-                    with recorded(store, "update_roots", params, ds.name) as progress:
-                        report = _tee(bar(info.table_name), progress)
-                        done = run(store, cg, info.table_name, at, RunOptions(report=report))
-                    console.print(
-                        f"{info.table_name}: {done.expired_root_ids:,} expired roots, "
-                        f"{done.rows_touched:,} root ids rewritten; valid at {at.isoformat()}"
-                    )
-        finally:
-            store.dispose()
+
+            def work(name: str, report: Report) -> str:
+                done = run(store, cg, name, at, RunOptions(report=report))
+                return (
+                    f"{done.expired_root_ids:,} expired roots, {done.rows_touched:,} root ids "
+                    f"rewritten; valid at {at.isoformat()}"
+                )
+
+            return work
+
+        _per_table(ctx, datastack, table, ("update_roots", at), prepare)
 
     @cli.command()
     @click.argument("table")
