@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -103,13 +103,23 @@ def _per_table(
         store.dispose()
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _per_table_options(fn: F) -> F:
+    """DATASTACK, --table and --at, shared by the per-table commands."""
+    fn = click.option(
+        "--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now."
+    )(fn)
+    fn = click.option("--table", default=None, help="Only this table.")(fn)
+    return click.argument("datastack")(fn)
+
+
 def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
     """Add the workflow commands to the ``fixative`` group."""
 
     @cli.command()
-    @click.argument("datastack")
-    @click.option("--table", default=None, help="Only this table.")
-    @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
+    @_per_table_options
     @pass_ctx
     def ingest(ctx: Context, datastack: str, table: str | None, at_text: str | None) -> None:
         """Look up supervoxel and root ids of annotations that have none yet."""
@@ -133,9 +143,7 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
         _per_table(ctx, datastack, table, ("ingest", at), prepare)
 
     @cli.command("update-roots")
-    @click.argument("datastack")
-    @click.option("--table", default=None, help="Only this table.")
-    @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
+    @_per_table_options
     @pass_ctx
     def update_roots(ctx: Context, datastack: str, table: str | None, at_text: str | None) -> None:
         """Move root ids to an instant, re-resolving only rows whose roots expired."""
