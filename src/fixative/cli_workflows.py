@@ -211,6 +211,53 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
         )
 
 
+def _version_options(fn: F) -> F:
+    """DATASTACK, --at and --days-to-expire, shared by the commands that build versions."""
+    fn = click.option("--days-to-expire", type=click.IntRange(min=1), default=None)(fn)
+    fn = click.option(
+        "--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now."
+    )(fn)
+    return click.argument("datastack")(fn)
+
+
+def _build_version(
+    ctx: Context, datastack: str, when: tuple[str | None, int | None], *, complete_workflow: bool
+) -> None:
+    """Refresh every table to the instant and build a version; the complete workflow also holds
+    the datastack's lock and expires old versions afterwards."""
+    from fixative import bootstrap
+    from fixative.workflows.materialize import VersionRequest, complete, materialize
+
+    (at_text, days_to_expire), console = when, ctx.console
+    at, ds = _instant(at_text), ctx.settings.datastack(datastack)
+    kind = "materialize" if complete_workflow else "create_version"
+    params = {"at": at.isoformat(), "days_to_expire": days_to_expire}
+    store = bootstrap.live_store(ctx.settings)
+    try:
+        seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
+        with (
+            _bars(console) as bar,
+            recorded(store, kind, params, ds.name, exclusive=complete_workflow) as run,
+        ):
+            request = VersionRequest(
+                ds.name,
+                ds.aligned_volume,
+                at,
+                days_to_expire,
+                bar("ingest + update roots"),
+                _tee(bar("version tables"), run),
+            )
+            if complete_workflow:
+                made, expired = complete(store, seg, cg, request, ds.min_versions_kept)
+            else:
+                made, expired = materialize(store, seg, cg, request), None
+        print_versions(console, store, ds.name, [made.version.version])
+        if expired is not None:
+            console.print(f"expired versions: {', '.join(map(str, expired.expired)) or 'none'}")
+    finally:
+        store.dispose()
+
+
 def register_versions(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
     """``fixative version create | list | expire``."""
 
@@ -219,73 +266,23 @@ def register_versions(cli: click.Group, pass_ctx: Callable[..., Callable[..., No
         """Time-locked versions of a datastack."""
 
     @version.command("create")
-    @click.argument("datastack")
-    @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
-    @click.option("--days-to-expire", type=click.IntRange(min=1), default=None)
+    @_version_options
     @pass_ctx
     def create(
         ctx: Context, datastack: str, at_text: str | None, days_to_expire: int | None
     ) -> None:
         """Bring every table to the instant and build version N+1."""
-        from fixative import bootstrap
-        from fixative.workflows.materialize import VersionRequest, materialize
-
-        settings, console = ctx.settings, ctx.console
-        at, ds = _instant(at_text), settings.datastack(datastack)
-        store = bootstrap.live_store(settings)
-        try:
-            seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
-            params = {"at": at.isoformat(), "days_to_expire": days_to_expire}
-            with _bars(console) as bar, recorded(store, "create_version", params, ds.name) as run:
-                request = VersionRequest(
-                    ds.name,
-                    ds.aligned_volume,
-                    at,
-                    days_to_expire,
-                    bar("ingest + update roots"),
-                    _tee(bar("version tables"), run),
-                )
-                done = materialize(store, seg, cg, request)
-            print_versions(console, store, ds.name, [done.version.version])
-        finally:
-            store.dispose()
+        _build_version(ctx, datastack, (at_text, days_to_expire), complete_workflow=False)
 
     @cli.command()
-    @click.argument("datastack")
-    @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
-    @click.option("--days-to-expire", type=click.IntRange(min=1), default=None)
+    @_version_options
     @pass_ctx
     def materialize(
         ctx: Context, datastack: str, at_text: str | None, days_to_expire: int | None
     ) -> None:
         """The complete workflow under the datastack's lock: ingest, update roots, build a
         version, expire old versions."""
-        from fixative import bootstrap
-        from fixative.workflows.materialize import VersionRequest, complete
-
-        settings, console = ctx.settings, ctx.console
-        at, ds = _instant(at_text), settings.datastack(datastack)
-        store = bootstrap.live_store(settings)
-        try:
-            seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
-            params = {"at": at.isoformat(), "days_to_expire": days_to_expire}
-            with (
-                _bars(console) as bar,
-                recorded(store, "materialize", params, ds.name, exclusive=True) as run,
-            ):
-                request = VersionRequest(
-                    ds.name,
-                    ds.aligned_volume,
-                    at,
-                    days_to_expire,
-                    bar("ingest + update roots"),
-                    _tee(bar("version tables"), run),
-                )
-                made, expired = complete(store, seg, cg, request, ds.min_versions_kept)
-            print_versions(console, store, ds.name, [made.version.version])
-            console.print(f"expired versions: {', '.join(map(str, expired.expired)) or 'none'}")
-        finally:
-            store.dispose()
+        _build_version(ctx, datastack, (at_text, days_to_expire), complete_workflow=True)
 
     @version.command("list")
     @click.argument("datastack")
