@@ -3,12 +3,18 @@ reads settings or builds adapters."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.clock import Clock, utc_now
 from fixative.config import DatastackSettings, Settings
 from fixative.errors import SettingsError
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store, TableInfo, open_store
+
+if TYPE_CHECKING:
+    from fixative.runner.port import TaskRunner
+    from fixative.runner.services import Services
 
 
 def live_store(settings: Settings, clock: Clock = utc_now) -> Store:
@@ -48,3 +54,14 @@ def chunkedgraph(ds: DatastackSettings, store: Store) -> ChunkedGraph:
 def datastack_tables(store: Store, ds: DatastackSettings) -> list[TableInfo]:
     """The datastack's annotation tables: its aligned volume's tables."""
     return store.list_tables(aligned_volume=ds.aligned_volume)
+
+
+def task_runner(settings: Settings, services: Services) -> TaskRunner:
+    """Celery workers when a broker is configured, else a thread pool in this process."""
+    if settings.broker_url:
+        from fixative.runner.celery_app import CeleryRunner
+
+        return CeleryRunner(settings, services.store)
+    from fixative.runner.inline import InlineRunner
+
+    return InlineRunner(services)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     """Fixative: time-locked connectome annotations."""
+    if not debug:  # failures reach the user as one line (and are kept with their run)
+        logging.getLogger("fixative").addHandler(logging.NullHandler())
     ctx.obj = Context(config_path, debug, Console())
 
 
@@ -179,6 +182,9 @@ def _register_workflow_commands() -> None:
     cli_workflows.register(cli, pass_ctx)
     cli_workflows.register_versions(cli, pass_ctx)
     cli_workflows.register_status(cli, pass_ctx)
+    from fixative import cli_runner
+
+    cli_runner.register(cli, pass_ctx)
 
 
 _register_workflow_commands()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fixative.clock import as_utc, utc_now
 from fixative.config import DatastackSettings, Settings
 from fixative.errors import InvalidInput
-from fixative.runner.records import recorded
+from fixative.runner.records import RunInfo, recorded
 from fixative.store import Store, TableInfo
 from fixative.workflows.progress import RunOptions
 
@@ -355,7 +356,10 @@ def register_status(cli: click.Group, pass_ctx: Callable[..., Callable[..., None
 
         store = bootstrap.live_store(ctx.settings)
         try:
-            runs = [get_run(store, run_id)] if run_id is not None else list_runs(store, limit)
+            if run_id is not None:
+                _print_run(ctx.console, get_run(store, run_id))
+                return
+            runs = list_runs(store, limit)
         finally:
             store.dispose()
         table = Table(
@@ -373,8 +377,29 @@ def register_status(cli: click.Group, pass_ctx: Callable[..., Callable[..., None
                 r.error or "",
             )
         ctx.console.print(table)
-        if run_id is not None and runs[0].traceback:
-            ctx.console.print(runs[0].traceback)
+
+
+def _print_run(console: Console, run: RunInfo) -> None:
+    """One run, a line per field, then its traceback."""
+    fields = {
+        "run": run.id,
+        "kind": run.kind,
+        "datastack": run.datastack or "",
+        "status": run.status,
+        "progress": f"{run.done:,}/{run.total:,}",
+        "parameters": json.dumps(run.params),
+        "submitted": run.created_at.isoformat(),
+        "started": run.started_at.isoformat() if run.started_at else "",
+        "seconds": f"{run.seconds:.1f}" if run.seconds is not None else "",
+        "attempts": run.attempts,
+        "ran on": run.builder or "",
+        "result": json.dumps(run.result) if run.result is not None else "",
+        "error": run.error or "",
+    }
+    for key, value in fields.items():
+        console.print(f"{key:>10}: {value}", soft_wrap=True, highlight=False)
+    if run.traceback:
+        console.print(run.traceback, soft_wrap=True, highlight=False)
 
 
 def _pair(text: str) -> tuple[str, str]:

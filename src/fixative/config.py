@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     home: Path = Path(".fixative")
     database_url: str = ""
     broker_url: str = ""
+    # seconds before the broker hands an unacknowledged task (its worker died) to another
+    # worker. Keep it above the longest workflow: a live task delivered twice is harmless (the
+    # second delivery finds the run held and leaves it) but is then not redelivered again
+    task_visibility_timeout: int = Field(default=6 * 3600, ge=1)
     datastacks: tuple[DatastackSettings, ...] = ()
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     query_row_limit: int = Field(default=1_000_000, ge=1)

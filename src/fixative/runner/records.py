@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,8 +21,10 @@ from fixative.errors import Conflict, NotFound
 from fixative.runner.tables import workflow_runs
 from fixative.store import Store
 
-RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
+QUEUED, RUNNING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED"
 PROGRESS_EVERY_S = 0.5
+HEARTBEAT_EVERY_S = 10.0
+STALE_AFTER = timedelta(seconds=120)  # a claim whose heartbeat is older than this is dead
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,34 @@ class RunInfo:
     finished_at: datetime | None
     error: str | None
     traceback: str | None
+    builder: str | None = None
+    started_at: datetime | None = None
+    heartbeat: datetime | None = None
+    attempts: int = 0
+    result: dict[str, Any] | None = None
 
     @property
     def seconds(self) -> float | None:
         return (self.finished_at - self.created_at).total_seconds() if self.finished_at else None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (SUCCEEDED, FAILED)
+
+    def claim_is_dead(self, now: datetime) -> bool:
+        """A RUNNING claim whose process is gone (same host) or silent for too long."""
+        from fixative.versions.build import builder_is_dead
+
+        if self.status != RUNNING:
+            return False
+        if builder_is_dead(self.builder):
+            return True
+        beat = self.heartbeat or self.started_at or self.created_at
+        return now - beat > STALE_AFTER
+
+
+def builder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class RunProgress:
@@ -63,26 +90,116 @@ def _by_id(run_id: int) -> sa.Update:
     return workflow_runs.update().where(workflow_runs.c.id == run_id)
 
 
-def _claim(conn: sa.Connection, kind: str, datastack: str | None) -> None:
+def _claim(
+    conn: sa.Connection, kind: str, datastack: str | None, now: datetime, own: int | None = None
+) -> None:
     """Refuse a second live run of ``kind`` on ``datastack`` (the per-datastack lock); runs whose
     process died are marked FAILED and do not hold it. Writers are serialized per datastack
     (PostgreSQL advisory lock; SQLite BEGIN IMMEDIATE), so two claims cannot both pass."""
-    from fixative.versions.build import builder_is_dead
-
     if conn.dialect.name == "postgresql":
         conn.execute(
             sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"{kind}:{datastack}")))
         )
     runs = workflow_runs
-    live = conn.execute(
-        sa.select(runs.c.id, runs.c.builder).where(
-            runs.c.kind == kind, runs.c.datastack == datastack, runs.c.status == RUNNING
+    query = sa.select(runs).where(
+        runs.c.kind == kind, runs.c.datastack == datastack, runs.c.status == RUNNING
+    )
+    if own is not None:
+        query = query.where(runs.c.id != own)
+    for row in conn.execute(query).all():
+        if not _info(row).claim_is_dead(now):
+            raise Conflict(f"{kind} run {row.id} is still running for datastack {datastack!r}")
+        conn.execute(_by_id(row.id).values(status=FAILED, error="its process died", finished=now))
+
+
+def submit_run(
+    store: Store, kind: str, params: Mapping[str, Any], datastack: str | None = None
+) -> int:
+    """Record a QUEUED run; the runner then hands its id to whoever runs it."""
+    with store.write() as conn:
+        inserted = conn.execute(
+            workflow_runs.insert().values(
+                kind=kind,
+                datastack=datastack,
+                params=json.dumps(dict(params), default=str),
+                status=QUEUED,
+                created=store.clock(),
+            )
+        ).inserted_primary_key
+    assert inserted is not None
+    return int(inserted[0])
+
+
+def claim_run(store: Store, run_id: int, *, exclusive: bool = False) -> RunInfo | None:
+    """Make this process the run's owner. None when there is nothing to do: the run finished,
+    or a live process holds it (a task delivered twice). A run whose owner died is taken over.
+    Raises Conflict when ``exclusive`` and another live run of its kind holds the datastack."""
+    with store.write() as conn:
+        query = sa.select(workflow_runs).where(workflow_runs.c.id == run_id)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"workflow run {run_id} does not exist")
+        info, now = _info(row), store.clock()
+        if info.finished or (info.status == RUNNING and not info.claim_is_dead(now)):
+            return None
+        if exclusive:
+            _claim(conn, info.kind, info.datastack, now, own=run_id)
+        conn.execute(
+            _by_id(run_id).values(
+                status=RUNNING,
+                builder=builder_id(),
+                started=now,
+                heartbeat=now,
+                attempts=workflow_runs.c.attempts + 1,
+            )
         )
-    ).all()
-    for run_id, builder in live:
-        if not builder_is_dead(builder):
-            raise Conflict(f"{kind} run {run_id} is still running for datastack {datastack!r}")
-        conn.execute(_by_id(run_id).values(status=FAILED, error="its process died"))
+    return get_run(store, run_id)
+
+
+def finish_run(
+    store: Store,
+    run_id: int,
+    *,
+    result: Mapping[str, Any] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """SUCCEEDED with its result, or FAILED with the error and its traceback."""
+    values: dict[str, Any] = {"finished": store.clock()}
+    if error is None:
+        values.update(status=SUCCEEDED, result=json.dumps(dict(result or {}), default=str))
+    else:
+        values.update(
+            status=FAILED,
+            error=f"{type(error).__name__}: {error}",
+            traceback="".join(traceback.format_exception(error)),
+        )
+    with store.write() as conn:
+        conn.execute(_by_id(run_id).values(**values))
+
+
+@contextmanager
+def heartbeat(store: Store, run_id: int, every_s: float = HEARTBEAT_EVERY_S) -> Iterator[None]:
+    """Stamp the run's ``heartbeat`` every ``every_s`` seconds while the block runs, so other
+    machines can tell a live claim from a dead one."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                with store.write() as conn:
+                    conn.execute(_by_id(run_id).values(heartbeat=store.clock()))
+            except Exception:  # a missed beat is retried; the run itself reports real errors
+                continue
+
+    thread = threading.Thread(target=beat, name=f"fixative-heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every_s + 5)
 
 
 @contextmanager
@@ -97,35 +214,31 @@ def recorded(
     """Record a run around the block: RUNNING, then SUCCEEDED, or FAILED with the error.
     ``exclusive`` runs hold the per-datastack lock of their kind while they run."""
     with store.write() as conn:
+        now = store.clock()
         if exclusive:
-            _claim(conn, kind, datastack)
+            _claim(conn, kind, datastack, now)
         inserted = conn.execute(
             workflow_runs.insert().values(
                 kind=kind,
                 datastack=datastack,
                 params=json.dumps(dict(params), default=str),
                 status=RUNNING,
-                created=store.clock(),
-                builder=f"{socket.gethostname()}:{os.getpid()}",
+                created=now,
+                started=now,
+                heartbeat=now,
+                attempts=1,
+                builder=builder_id(),
             )
         ).inserted_primary_key
     assert inserted is not None
     run_id = int(inserted[0])
     try:
-        yield RunProgress(store, run_id)
+        with heartbeat(store, run_id):
+            yield RunProgress(store, run_id)
     except BaseException as exc:
-        with store.write() as conn:
-            conn.execute(
-                _by_id(run_id).values(
-                    status=FAILED,
-                    finished=store.clock(),
-                    error=f"{type(exc).__name__}: {exc}",
-                    traceback="".join(traceback.format_exception(exc)),
-                )
-            )
+        finish_run(store, run_id, error=exc)
         raise
-    with store.write() as conn:
-        conn.execute(_by_id(run_id).values(status=SUCCEEDED, finished=store.clock()))
+    finish_run(store, run_id)
 
 
 def _info(row: sa.Row[Any]) -> RunInfo:
@@ -141,6 +254,11 @@ def _info(row: sa.Row[Any]) -> RunInfo:
         row.finished,
         row.error,
         row.traceback,
+        row.builder,
+        row.started,
+        row.heartbeat,
+        row.attempts,
+        json.loads(row.result) if row.result else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""The ``workflow_runs`` table (on the shared metadata; created by migration 0004)."""
+"""The ``workflow_runs`` table (on the shared metadata; migrations 0004 and 0005)."""
 
 from __future__ import annotations
 
@@ -22,5 +22,10 @@ workflow_runs = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("traceback", sa.Text),
     sa.Column("builder", sa.String(128)),
+    sa.Column("started", UtcDateTime),
+    sa.Column("heartbeat", UtcDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("result", sa.Text),
     sa.Index("ix_workflow_runs_created", "created"),
+    sa.Index("ix_workflow_runs_status", "status"),
 )

@@ -1,0 +1,103 @@
+"""The Celery adapter: workers on a Redis broker run submitted runs by id.
+
+Tasks are acknowledged late and rejected when their worker process is lost, so a run whose
+worker is killed goes back to the queue (after ``task_visibility_timeout`` when the whole worker
+died) and the next worker takes the run over. The app is built from the settings when asked,
+never at import time; each worker process opens its own services on its first task (after the
+fork, so no database connection crosses it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from celery import Celery
+
+from fixative.config import Settings
+from fixative.errors import Transient
+from fixative.runner.execute import execute
+from fixative.runner.port import poll_until_finished, record_submission
+from fixative.runner.records import RunInfo, finish_run
+from fixative.runner.schedule import beat_schedule
+from fixative.runner.services import Services
+from fixative.store import Store
+
+RUN_TASK = "fixative.run"
+SCHEDULED_TASK = "fixative.scheduled"
+
+
+class _ProcessServices:
+    """One ``Services`` per process, opened on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._services: Services | None = None
+
+    def get(self) -> Services:
+        with self._lock:
+            if self._services is None or self._pid != os.getpid():
+                self._services = Services.from_settings(self.settings)
+                self._pid = os.getpid()
+            return self._services
+
+
+def make_celery(settings: Settings) -> Celery:
+    if not settings.broker_url:
+        raise Transient("no broker_url is configured: the Celery runner needs a Redis broker")
+    app = Celery("fixative", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        enable_utc=True,
+        timezone="UTC",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.task_visibility_timeout},
+        beat_schedule=beat_schedule(settings),
+    )
+    services = _ProcessServices(settings)
+
+    @app.task(name=RUN_TASK)  # type: ignore[untyped-decorator]
+    def run(run_id: int) -> str:
+        return execute(services.get(), int(run_id)).status
+
+    @app.task(name=SCHEDULED_TASK)  # type: ignore[untyped-decorator]
+    def scheduled(kind: str, datastack: str, params: dict[str, Any]) -> str:
+        """A beat entry: record the run (its instant is now), then run it here."""
+        store = services.get().store
+        run_id = record_submission(store, kind, params, datastack)
+        return execute(services.get(), run_id).status
+
+    return app
+
+
+class CeleryRunner:
+    """Submits runs to Celery workers; the caller's store records them."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.app = make_celery(settings)
+        self.store = store
+
+    def submit(self, kind: str, params: Mapping[str, Any], datastack: str | None = None) -> int:
+        run_id = record_submission(self.store, kind, params, datastack)  # committed first
+        try:
+            self.app.send_task(RUN_TASK, args=[run_id])
+        except Exception as exc:
+            error = Transient(f"the broker refused run {run_id}: {exc}")
+            finish_run(self.store, run_id, error=error)
+            raise error from exc
+        return run_id
+
+    def wait(self, run_id: int, timeout: float | None = None) -> RunInfo:
+        return poll_until_finished(self.store, run_id, timeout)
+
+    def close(self) -> None:
+        self.app.close()

@@ -1,0 +1,38 @@
+"""The embedded runner: runs in a thread pool of this process. Runs submitted here die with the
+process; their records are then taken over by the next attempt (see ``execute``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from fixative.runner.execute import execute
+from fixative.runner.port import poll_until_finished, record_submission
+from fixative.runner.records import RunInfo
+from fixative.runner.services import Services
+
+
+class InlineRunner:
+    def __init__(self, services: Services, workers: int = 2) -> None:
+        self.services = services
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fixative-run")
+        self._futures: dict[int, Future[RunInfo]] = {}
+
+    def submit(self, kind: str, params: Mapping[str, Any], datastack: str | None = None) -> int:
+        run_id = record_submission(self.services.store, kind, params, datastack)
+        self._futures[run_id] = self._pool.submit(execute, self.services, run_id)
+        return run_id
+
+    def wait(self, run_id: int, timeout: float | None = None) -> RunInfo:
+        future = self._futures.get(run_id)
+        if future is not None:
+            # execute records failures in the run and raises only on bugs; on a timeout the
+            # poll below raises Transient naming the run
+            with contextlib.suppress(TimeoutError):
+                future.result(timeout=timeout)
+        return poll_until_finished(self.services.store, run_id, timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
