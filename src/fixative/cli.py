@@ -185,6 +185,9 @@ def _register_workflow_commands() -> None:
     from fixative import cli_runner
 
     cli_runner.register(cli, pass_ctx)
+    from fixative import cli_auth
+
+    cli_auth.register(cli, pass_ctx)
 
 
 _register_workflow_commands()

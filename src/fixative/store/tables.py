@@ -57,7 +57,8 @@ segmentation_table_metadata = sa.Table(
 
 def all_metadata() -> sa.MetaData:
     """The shared metadata with every module's tables registered (chunkedgraph, versions,
-    workflow runs)."""
+    workflow runs, tokens)."""
+    import fixative.auth.tables
     import fixative.chunkedgraph.tables
     import fixative.runner.tables
     import fixative.versions.tables  # noqa: F401
