@@ -37,7 +37,8 @@ FILTER_OPS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Filter:
-    """``table.column <op> value``. ``table`` is a table of the query."""
+    """``table.column <op> value``. ``table`` is a table of the query. A NULL value never
+    matches; ``in []`` matches nothing and ``not_in []`` everything (see ``filters.py``)."""
 
     table: str
     column: str
