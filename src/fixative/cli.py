@@ -182,6 +182,9 @@ def _register_workflow_commands() -> None:
     cli_workflows.register(cli, pass_ctx)
     cli_workflows.register_versions(cli, pass_ctx)
     cli_workflows.register_status(cli, pass_ctx)
+    from fixative import cli_serve
+
+    cli_serve.register(cli, pass_ctx)
     from fixative import cli_runner
 
     cli_runner.register(cli, pass_ctx)

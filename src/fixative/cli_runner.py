@@ -19,9 +19,7 @@ if TYPE_CHECKING:
 def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
     @cli.command()
     @click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True)
-    @click.option(
-        "--pool", type=click.Choice(["prefork", "threads", "solo"]), default="prefork"
-    )
+    @click.option("--pool", type=click.Choice(["prefork", "threads", "solo"]), default="prefork")
     @click.option("--loglevel", default="INFO", show_default=True)
     @pass_ctx
     def worker(ctx: Context, concurrency: int, pool: str, loglevel: str) -> None:

@@ -1,28 +1,84 @@
 """The Flask application factory: blueprints for the services that are configured, errors
 mapped in one place, a body-size limit, and no trailing-slash redirects (caveclient treats any
-redirect as an authentication failure)."""
+redirect as an authentication failure).
+
+``create_app(services=...)`` serves the whole read side (info, schema, materialize,
+segmentation, health, OpenAPI); ``create_app(graphs=...)`` alone serves only the chunkedgraph."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from fixative.api.errors import register_error_handlers
 from fixative.api.segmentation import GraphLookup, InfoLookup, segmentation_blueprint
+from fixative.api.services import Services
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` limited to 64 bits (uint64 ids; int64 when signed), so an oversized id in
+    a path is a 404 that names nothing instead of an overflow deeper down."""
+
+    def __init__(
+        self,
+        url_map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = None,
+        signed: bool = False,
+    ) -> None:
+        if max is None:
+            max = 2**63 - 1 if signed else 2**64 - 1
+        if min is None and signed:
+            min = -(2**63)
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
+def _converters() -> dict[str, Any]:
+    return {"int": BoundedIntConverter}
 
 
 def create_app(
     *,
     graphs: GraphLookup | None = None,
     graph_infos: InfoLookup | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY,
+    max_body_bytes: int | None = None,
+    services: Services | None = None,
 ) -> Flask:
     app = Flask("fixative")
+    app.url_map.converters.update(_converters())
+    if max_body_bytes is None:
+        max_body_bytes = (
+            services.settings.max_request_bytes if services is not None else DEFAULT_MAX_BODY
+        )
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.url_map.strict_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_error_handlers(app)
+    if services is not None:
+        _register_read_side(app, services)
+        if graphs is None:
+            graphs = services.graph_by_table
     if graphs is not None:
         app.register_blueprint(segmentation_blueprint(graphs, graph_infos))
     return app
+
+
+def _register_read_side(app: Flask, services: Services) -> None:
+    from fixative.api.health import health_blueprint
+    from fixative.api.info import info_blueprint
+    from fixative.api.materialize import materialize_blueprint
+    from fixative.api.materialize_query import query_blueprint
+    from fixative.api.openapi import openapi_blueprint
+    from fixative.api.schema import schema_blueprint
+
+    app.register_blueprint(health_blueprint(services))
+    app.register_blueprint(info_blueprint(services))
+    app.register_blueprint(schema_blueprint())
+    app.register_blueprint(materialize_blueprint(services))
+    app.register_blueprint(query_blueprint(services))
+    app.register_blueprint(openapi_blueprint())

@@ -1,0 +1,167 @@
+"""Query results on the wire: an Arrow IPC *stream* with ``Content-Type: data.arrow`` (the exact
+string caveclient dispatches on), buffers compressed inside the stream (zstd or lz4 as the client
+accepts; never HTTP Content-Encoding), or a JSON array of records. Both are streamed batch by
+batch; the first batch is read before the response starts, so an error the engine raises early
+is still a proper JSON 4xx."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+import threading
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+from flask import Response, request
+
+from fixative.api.services import QueryOutput
+
+ARROW_MIMETYPE = "data.arrow"
+
+
+def ipc_compression(compress: bool) -> str | None:
+    """zstd or lz4 buffer compression, as the request's ``Accept-Encoding`` allows."""
+    if not compress:
+        return None
+    accepted = request.headers.get("Accept-Encoding", "").lower()
+    if "zstd" in accepted:
+        return "zstd"
+    if "lz4" in accepted:
+        return "lz4"
+    return None
+
+
+class _Once:
+    """Close a result exactly once, whichever comes first: the end of the body generator or
+    the server closing the response (a client that disconnects before reading)."""
+
+    def __init__(self, result: QueryOutput) -> None:
+        self.result = result
+        self.lock = threading.Lock()
+        self.done = False
+
+    def __call__(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.done = True
+        self.result.close()
+
+
+def _first_batch(result: QueryOutput) -> tuple[pa.RecordBatch | None, Iterator[pa.RecordBatch]]:
+    batches = iter(result.batches)
+    try:
+        first = next(batches, None)
+    except BaseException:
+        result.close()
+        raise
+    return first, batches
+
+
+def _headers(response: Response, result: QueryOutput) -> None:
+    response.headers["dataframe_resolution"] = ", ".join(str(float(v)) for v in result.resolution)
+    response.headers["column_names"] = json.dumps(result.column_names)
+    for warning in result.warnings:
+        text = " ".join(str(warning).split())
+        response.headers.add("Warning", text.encode("latin-1", "replace").decode("latin-1"))
+
+
+def _arrow_chunks(
+    close: _Once,
+    schema: pa.Schema,
+    first: pa.RecordBatch | None,
+    rest: Iterator[pa.RecordBatch],
+    compression: str | None,
+) -> Iterator[bytes]:
+    sink = io.BytesIO()
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    try:
+        with pa.ipc.new_stream(sink, schema, options=options) as writer:
+            if first is not None:
+                writer.write_batch(first)
+            yield _drain(sink)
+            for batch in rest:
+                writer.write_batch(batch)
+                yield _drain(sink)
+        yield _drain(sink)
+    finally:
+        close()
+
+
+def _drain(sink: io.BytesIO) -> bytes:
+    data = sink.getvalue()
+    sink.seek(0)
+    sink.truncate()
+    return data
+
+
+def arrow_response(result: QueryOutput, *, compress: bool = True) -> Response:
+    """Stream ``result`` as Arrow IPC; the result is closed when the stream ends or breaks."""
+    compression = ipc_compression(compress)
+    first, rest = _first_batch(result)
+    close = _Once(result)
+    response = Response(_arrow_chunks(close, result.schema, first, rest, compression), status=200)
+    response.call_on_close(close)
+    response.headers["Content-Type"] = ARROW_MIMETYPE
+    _headers(response, result)
+    return response
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _json_chunks(
+    close: _Once, first: pa.RecordBatch | None, rest: Iterator[pa.RecordBatch]
+) -> Iterator[bytes]:
+    try:
+        yield b"["
+        sep = b""
+        for batch in itertools.chain([first] if first is not None else [], rest):
+            for record in batch.to_pylist():
+                yield sep + json.dumps(_plain(record), allow_nan=False).encode()
+                sep = b","
+        yield b"]"
+    finally:
+        close()
+
+
+def json_records_response(result: QueryOutput) -> Response:
+    """Stream ``result`` as a JSON array of records (ints stay exact)."""
+    first, rest = _first_batch(result)
+    close = _Once(result)
+    response = Response(_json_chunks(close, first, rest), status=200)
+    response.call_on_close(close)
+    response.headers["Content-Type"] = "application/json"
+    _headers(response, result)
+    return response
+
+
+def count_response(count: int, *, as_arrow: bool, compress: bool = True) -> Response:
+    """``count=True``: one row, one ``count`` column."""
+    if not as_arrow:
+        response = Response(json.dumps([{"count": count}]), status=200)
+        response.headers["Content-Type"] = "application/json"
+        return response
+    table = pa.table({"count": pa.array([count], pa.int64())})
+    sink = io.BytesIO()
+    options = pa.ipc.IpcWriteOptions(compression=ipc_compression(compress))
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    response = Response(sink.getvalue(), status=200)
+    response.headers["Content-Type"] = ARROW_MIMETYPE
+    return response

@@ -1,0 +1,388 @@
+"""The OpenAPI 3.1 description of the read side, generated from one small table of routes, and
+a documentation page (Redoc from a CDN) at ``/api/docs``. A test checks every Flask rule of the
+app appears here, so an endpoint cannot go undocumented."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from fixative import __version__
+
+V2 = "/materialize/api/v2"
+V3 = "/materialize/api/v3"
+DS = "/datastack/{datastack}"
+VER = DS + "/version/{version}"
+
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "datastack": {"type": "string"},
+    "version": {"type": "integer"},
+    "table": {"type": "string"},
+    "view": {"type": "string"},
+    "name": {"type": "string"},
+    "volume_id": {"type": "integer"},
+    "table_id": {"type": "string"},
+    "node_id": {"type": "integer", "minimum": 0},
+    "root_id": {"type": "integer", "minimum": 0},
+}
+QUERY_FLAGS = (
+    "return_pyarrow",
+    "arrow_format",
+    "split_positions",
+    "count",
+    "ipc_compress",
+    "direct_sql_pandas",
+)
+LIVE_FLAGS = (
+    "return_pyarrow",
+    "arrow_format",
+    "ipc_compress",
+    "merge_reference",
+    "allow_missing_lookups",
+    "allow_invalid_root_ids",
+    "direct_sql_pandas",
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    query: tuple[str, ...] = ()
+    body: str | None = None
+    returns: str = "json"
+
+
+def _routes() -> list[Route]:
+    out = [
+        Route("get", "/health", "Liveness (no I/O)", "health"),
+        Route("get", "/health/live", "Liveness (no I/O)", "health"),
+        Route("get", "/health/ready", "Readiness: the database answers", "health"),
+        Route("get", "/info/version", "Info service version", "info"),
+        Route("get", "/info/api/v2/datastacks", "Datastack names", "info"),
+        Route("get", "/info/api/v2/datastack/full/{name}", "A datastack's full info", "info"),
+        Route("get", "/info/api/v2/aligned_volume", "Aligned volume names", "info"),
+        Route("get", "/info/api/v2/aligned_volume/{name}", "An aligned volume", "info"),
+        Route("get", "/info/api/v2/aligned_volume/id/{volume_id}", "An aligned volume", "info"),
+        Route("get", "/info/api/v2/aligned_volume/{name}/datastacks", "Its datastacks", "info"),
+        Route("get", "/schema/versions", "Schema API versions", "schema"),
+        Route("get", "/schema/api/v2/type", "Schema type names", "schema"),
+        Route("get", "/schema/api/v2/type/{name}", "One schema type", "schema"),
+        Route("get", "/schema/api/v2/types_all", "Every schema type", "schema"),
+        Route("post", "/schema/api/v2/types", "Some schema types", "schema", ("schema_names",)),
+        Route("get", "/materialize/api/versions", "Materialize API versions", "materialize"),
+        Route("get", "/materialize/version", "Materialize server version", "materialize"),
+        Route(
+            "post",
+            V3 + DS + "/query",
+            "Live query at any instant",
+            "query",
+            LIVE_FLAGS,
+            "live_query",
+            "rows",
+        ),
+        Route("get", V3 + VER + "/views", "Views (none yet)", "materialize"),
+        Route("get", V3 + VER + "/views/schemas", "View schemas (none yet)", "materialize"),
+        Route("get", V3 + VER + "/views/{view}/metadata", "A view (404)", "materialize"),
+        Route("get", V3 + VER + "/views/{view}/schema", "A view's schema (404)", "materialize"),
+        Route("post", V3 + VER + "/views/{view}/query", "Query a view (404)", "materialize"),
+        Route("get", "/api/openapi.json", "This document", "docs"),
+        Route("get", "/api/docs", "API documentation page", "docs", returns="html"),
+        Route("get", "/segmentation/api/versions", "Chunkedgraph API versions", "segmentation"),
+        Route("get", "/segmentation/api/version", "Chunkedgraph server version", "segmentation"),
+    ]
+    seg = "/segmentation/api/v1/table/{table_id}"
+    stamp = ("timestamp",)
+    out += [
+        Route("get", "/segmentation/table/{table_id}/info", "Chunkedgraph info", "segmentation"),
+        Route(
+            "post",
+            seg + "/roots_binary",
+            "Roots of supervoxels (raw uint64 LE)",
+            "segmentation",
+            (*stamp, "stop_layer"),
+            "binary",
+            "binary",
+        ),
+        Route("post", seg + "/roots", "Roots of supervoxels", "segmentation", stamp, "node_ids"),
+        Route("get", seg + "/node/{node_id}/root", "Root of one supervoxel", "segmentation", stamp),
+        Route("get", seg + "/node/{node_id}/leaves", "Supervoxels of a root", "segmentation"),
+        Route(
+            "post",
+            seg + "/is_latest_roots",
+            "Are these roots current",
+            "segmentation",
+            stamp,
+            "node_ids",
+        ),
+        Route(
+            "post",
+            seg + "/root_timestamps",
+            "When roots were created",
+            "segmentation",
+            (*stamp, "latest"),
+            "node_ids",
+        ),
+        Route(
+            "get",
+            seg + "/delta_roots",
+            "Roots retired and created in an interval",
+            "segmentation",
+            ("timestamp_past", "timestamp_future"),
+        ),
+        Route(
+            "get",
+            seg + "/past_id_mapping",
+            "Past and future ids of roots (JSON body {root_ids} on GET, as PyChunkedGraph)",
+            "segmentation",
+            ("timestamp_past", "timestamp_future"),
+        ),
+        Route(
+            "post",
+            seg + "/lineage_graph_multiple",
+            "Lineage of roots",
+            "segmentation",
+            ("timestamp_past", "timestamp_future"),
+            "root_ids",
+        ),
+        Route(
+            "get",
+            seg + "/root/{root_id}/lineage_graph",
+            "Lineage of one root",
+            "segmentation",
+            ("timestamp_past", "timestamp_future"),
+        ),
+        Route("get", seg + "/oldest_timestamp", "Oldest instant of the graph", "segmentation"),
+    ]
+    for prefix in (V2, V3):
+        out += [
+            Route("get", prefix + DS + "/versions", "Version numbers", "materialize", ("expired",)),
+            Route("get", prefix + VER, "A version's metadata", "materialize"),
+            Route(
+                "get", prefix + DS + "/metadata", "Versions' metadata", "materialize", ("expired",)
+            ),
+            Route("get", prefix + VER + "/tables", "Tables of a version", "materialize"),
+            Route("get", prefix + VER + "/tables/metadata", "Their metadata", "materialize"),
+            Route("get", prefix + VER + "/table/{table}/metadata", "A table", "materialize"),
+            Route("get", prefix + VER + "/table/{table}/count", "Row count", "materialize"),
+            Route(
+                "post",
+                prefix + VER + "/table/{table}/query",
+                "Query a table",
+                "query",
+                (*QUERY_FLAGS, "random_sample"),
+                "simple_query",
+                "rows",
+            ),
+            Route(
+                "post",
+                prefix + VER + "/query",
+                "Join tables",
+                "query",
+                (*QUERY_FLAGS, "random_sample"),
+                "join_query",
+                "rows",
+            ),
+        ]
+    return out
+
+
+def _filters() -> dict[str, Any]:
+    nested = {"type": "object", "additionalProperties": {"type": "object"}}
+    keys = (
+        "in",
+        "notin",
+        "out",
+        "equal",
+        "greater",
+        "less",
+        "greater_equal",
+        "less_equal",
+        "spatial",
+        "regex",
+    )
+    return {f"filter_{k}_dict": nested for k in keys}
+
+
+def _bodies() -> dict[str, Any]:
+    paging = {
+        "offset": {"type": "integer", "minimum": 0},
+        "limit": {"type": "integer", "minimum": 1},
+        "desired_resolution": {
+            "type": "array",
+            "items": {"type": "number", "exclusiveMinimum": 0},
+            "minItems": 3,
+            "maxItems": 3,
+        },
+    }
+    names = {"type": "array", "items": {"type": "string"}}
+    by_table = {"type": "object", "additionalProperties": names}
+    suffixes = {"type": "object", "additionalProperties": {"type": "string"}}
+    joins = {
+        "type": "array",
+        "items": {"type": "array", "items": {"type": "string"}, "minItems": 4, "maxItems": 4},
+    }
+    pairs = {
+        "type": "array",
+        "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+    }
+    common = {**_filters(), **paging}
+    return {
+        "simple_query": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {**common, "select_columns": names},
+        },
+        "join_query": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                **common,
+                "tables": pairs,
+                "join_tables": joins,
+                "select_columns": names,
+                "select_column_map": by_table,
+                "suffixes": {"oneOf": [names, suffixes]},
+                "suffix_map": suffixes,
+            },
+        },
+        "live_query": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["table", "timestamp"],
+            "properties": {
+                **common,
+                "table": {"type": "string"},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "join_tables": joins,
+                "select_columns": by_table,
+                "suffixes": suffixes,
+            },
+        },
+    }
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    params: list[dict[str, Any]] = []
+    for part in route.path.split("/"):
+        if part.startswith("{"):
+            name = part.strip("{}")
+            params.append(
+                {"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
+            )
+    for name in route.query:
+        if name == "random_sample":
+            schema: dict[str, Any] = {"type": "integer", "minimum": 1}
+        elif name == "stop_layer":
+            schema = {"type": "integer", "minimum": 1}
+        elif name.startswith("timestamp"):
+            schema = {"type": "string", "description": "epoch seconds or ISO-8601"}
+        elif name == "schema_names":
+            schema = {"type": "string"}
+        else:
+            schema = {"type": "string", "enum": ["True", "False", "true", "false"]}
+        params.append(
+            {"name": name, "in": "query", "required": name == "schema_names", "schema": schema}
+        )
+    error = {
+        "description": "Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if route.returns == "rows":
+        ok: dict[str, Any] = {
+            "description": "Arrow IPC stream, or JSON records",
+            "content": {
+                "data.arrow": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+        }
+    elif route.returns == "binary":
+        ok = {
+            "description": "raw little-endian uint64",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    elif route.returns == "html":
+        ok = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+    else:
+        ok = {"description": "OK", "content": {"application/json": {"schema": {}}}}
+    op: dict[str, Any] = {
+        "summary": route.summary,
+        "tags": [route.tag],
+        "operationId": f"{route.method}_{route.path}".replace("/", "_")
+        .replace("{", "")
+        .replace("}", ""),
+        "parameters": params,
+        "responses": {"200": ok, "400": error, "404": error},
+    }
+    if route.body == "binary":
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    elif route.body is not None:
+        ref = {"$ref": f"#/components/schemas/{route.body}"}
+        op["requestBody"] = {
+            "required": route.body not in ("simple_query", "join_query"),
+            "content": {"application/json": {"schema": ref}},
+        }
+        op["responses"]["413"] = error
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for route in _routes():
+        paths.setdefault(route.path, {})[route.method] = _operation(route)
+    schemas: dict[str, Any] = dict(_bodies())
+    for key in ("node_ids", "root_ids"):
+        schemas[key] = {
+            "type": "object",
+            "required": [key],
+            "properties": {key: {"type": "array", "items": {"type": "integer", "minimum": 0}}},
+        }
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Fixative",
+            "version": __version__,
+            "description": "CAVE-compatible info, schema, materialize and chunkedgraph "
+            "read API. Query results are Arrow IPC streams (Content-Type data.arrow).",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+DOCS_PAGE = """<!doctype html>
+<html><head><title>Fixative API</title><meta charset="utf-8"></head>
+<body><redoc spec-url="/api/openapi.json"></redoc>
+<script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script>
+</body></html>
+"""
+
+
+def openapi_blueprint() -> Blueprint:
+    bp = Blueprint("openapi", __name__)
+
+    @bp.get("/api/openapi.json")
+    def document() -> Response:
+        return jsonify(openapi_document())
+
+    @bp.get("/api/docs")
+    def docs() -> Response:
+        return Response(DOCS_PAGE, mimetype="text/html")
+
+    return bp

@@ -1,0 +1,113 @@
+"""What the HTTP layer needs, built once by the entry point and handed to ``create_app``: the
+settings, the live store, a chunkedgraph per datastack, and the query engine. Nothing here is
+global; tests build one per world."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import pyarrow as pa
+
+from fixative.chunkedgraph.port import ChunkedGraph
+from fixative.config import DatastackSettings, Settings
+from fixative.errors import NotFound
+from fixative.query.spec import QuerySpec
+from fixative.store import Store
+
+
+class QueryOutput(Protocol):
+    """What the engine's ``QueryResult`` offers the response encoders."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    resolution: tuple[float, float, float]
+    warnings: list[str]
+    column_names: dict[str, dict[str, str]]
+
+    def close(self) -> None: ...
+
+
+class QueryRunner(Protocol):
+    """The engine's interface as the API uses it (``fixative.query.engine.QueryEngine``)."""
+
+    def version_query(self, datastack: str, version: int, spec: QuerySpec) -> QueryOutput: ...
+
+    def version_count(self, datastack: str, version: int, spec: QuerySpec) -> int: ...
+
+    def live_query(self, datastack: str, at: datetime, spec: QuerySpec) -> QueryOutput: ...
+
+    def close(self) -> None: ...
+
+
+GraphFactory = Callable[[DatastackSettings], ChunkedGraph]
+
+
+@dataclass
+class Services:
+    """The read side's dependencies. ``graph_factory`` opens a datastack's chunkedgraph the first
+    time it is needed (opening one may read the database), then it is kept."""
+
+    settings: Settings
+    store: Store
+    graph_factory: GraphFactory
+    engine: QueryRunner | None = None
+    _graphs: dict[str, ChunkedGraph] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def datastack(self, name: str) -> DatastackSettings:
+        return self.settings.datastack(name)
+
+    def graph(self, datastack: str) -> ChunkedGraph:
+        """The chunkedgraph of a configured datastack (NotFound for unknown names)."""
+        ds = self.datastack(datastack)
+        with self._lock:
+            graph = self._graphs.get(ds.name)
+            if graph is None:
+                graph = self.graph_factory(ds)
+                self._graphs[ds.name] = graph
+            return graph
+
+    def graph_by_table(self, table_id: str) -> ChunkedGraph:
+        """The chunkedgraph published at ``/segmentation/table/{table_id}``."""
+        for ds in self.settings.datastacks:
+            if ds.pcg_table_name == table_id:
+                return self.graph(ds.name)
+        raise NotFound(f"chunkedgraph table {table_id!r} does not exist")
+
+    def query_engine(self) -> QueryRunner:
+        if self.engine is None:
+            raise NotFound("queries are not available on this server (no query engine)")
+        return self.engine
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    """The production wiring: the live store from the settings, chunkedgraphs from
+    ``bootstrap.chunkedgraph`` and the query engine over them."""
+    from fixative import bootstrap
+
+    live = store if store is not None else bootstrap.live_store(settings)
+
+    def open_graph(ds: DatastackSettings) -> ChunkedGraph:
+        return bootstrap.chunkedgraph(ds, live)
+
+    services = Services(settings, live, open_graph)
+    services.engine = make_engine(services)
+    return services
+
+
+def make_engine(services: Services) -> QueryRunner:
+    """The query engine over the services' store and chunkedgraphs."""
+    from fixative.query.engine import QueryEngine
+
+    engine: QueryRunner = QueryEngine(
+        services.store, services.graph, row_cap=services.settings.query_row_limit
+    )
+    return engine
