@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Callable
@@ -12,7 +13,9 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from fixative.api.services import Services
     from fixative.cli import Context
+    from fixative.runner.schedule import EmbeddedScheduler
 
 MAX_WORKERS = 64
 
@@ -34,11 +37,54 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
     )
     @pass_ctx
     def serve(ctx: Context, host: str, port: int, workers: int) -> None:
-        """Serve the info, schema, materialize and chunkedgraph APIs."""
+        """Serve the info, schema, materialize, annotation and chunkedgraph APIs."""
+        _check_auth(ctx, host)
         if workers > 1:
             _gunicorn(ctx, host, port, workers)
         else:
             _embedded(ctx, host, port)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _check_auth(ctx: Context, host: str) -> None:
+    """Without auth the local user may do everything, so only the loopback address is served."""
+    if ctx.settings.auth == "tokens":
+        click.echo("auth: tokens (every request needs an API token; fixative token create)")
+        return
+    if not _loopback(host):
+        raise click.ClickException(
+            f"refusing to serve {host} without auth: anyone reaching it could read and write "
+            'everything. Set auth = "tokens" (and make tokens with fixative token create), '
+            "or bind 127.0.0.1."
+        )
+    click.echo(
+        "auth: none (bound to the loopback address only; anyone on this machine may read and "
+        'write; set auth = "tokens" to require API tokens)'
+    )
+
+
+def _scheduler(ctx: Context, services: Services) -> EmbeddedScheduler | None:
+    """The datastacks' schedules run here when there is no broker (Celery beat's job
+    otherwise)."""
+    from fixative.runner.schedule import EmbeddedScheduler, scheduled_tasks
+
+    tasks = scheduled_tasks(ctx.settings)
+    if not tasks or services.runner is None:
+        return None
+    if ctx.settings.broker_url:
+        click.echo(f"{len(tasks)} scheduled workflow(s) are sent by fixative beat, not here")
+        return None
+    scheduler = EmbeddedScheduler(tasks, services.runner.submit)
+    for t in tasks:
+        click.echo(f"schedule {t.name}: next at {scheduler.next[t.name].isoformat()}")
+    scheduler.start()
+    return scheduler
 
 
 def _embedded(ctx: Context, host: str, port: int) -> None:
@@ -48,8 +94,10 @@ def _embedded(ctx: Context, host: str, port: int) -> None:
     from fixative.api.services import build_services
 
     services = build_services(ctx.settings)
+    scheduler = None
     try:
         server = make_server(host, port, create_app(services=services), threaded=True)
+        scheduler = _scheduler(ctx, services)
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"fixative serving on http://{shown}:{server.server_port}", err=False)
         sys.stdout.flush()
@@ -60,6 +108,8 @@ def _embedded(ctx: Context, host: str, port: int) -> None:
         finally:
             server.server_close()
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         services.close()
         services.store.dispose()
 
@@ -69,6 +119,8 @@ def _gunicorn(ctx: Context, host: str, port: int, workers: int) -> None:
     if ctx.config_path is not None:
         env["FIXATIVE_CONFIG"] = str(ctx.config_path.resolve())
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if ctx.settings.datastacks and any(ds.schedules for ds in ctx.settings.datastacks):
+        click.echo("schedules are not run by gunicorn workers: use a broker and fixative beat")
     click.echo(f"fixative serving on http://{bind} with {workers} gunicorn workers")
     sys.stdout.flush()
     command = [

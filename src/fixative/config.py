@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     datastacks: tuple[DatastackSettings, ...] = ()
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     query_row_limit: int = Field(default=1_000_000, ge=1)
+    # longest a query may run on PostgreSQL before it is cancelled (a 503 naming the limit)
+    query_timeout_s: float = Field(default=120.0, gt=0)
+    # "tokens": every request needs an API token (fixative token create); "none": the local
+    # user may do everything, and fixative serve then only binds to the loopback address
+    auth: Literal["none", "tokens"] = "none"
 
     @field_validator("database_url")
     @classmethod

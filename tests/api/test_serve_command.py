@@ -70,9 +70,10 @@ def server(home: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     )
     try:
         assert process.stdout is not None
-        line = process.stdout.readline()
         url = f"http://127.0.0.1:{port}"
-        assert url in line
+        said = [process.stdout.readline() for _ in range(2)]  # the auth mode, then the URL
+        assert said[0].startswith("auth: none (bound to the loopback address only")
+        assert url in said[1]
         deadline = time.monotonic() + 60
         while True:
             try:

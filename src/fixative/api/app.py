@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
+from fixative.api.auth import register_auth
 from fixative.api.errors import register_error_handlers
 from fixative.api.segmentation import GraphLookup, InfoLookup, segmentation_blueprint
 from fixative.api.services import Services
@@ -60,7 +61,10 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_error_handlers(app)
     if services is not None:
+        if services.authorizer is not None:
+            register_auth(app, services.authorizer)
         _register_read_side(app, services)
+        _register_write_side(app, services)
         if graphs is None:
             graphs = services.graph_by_table
     if graphs is not None:
@@ -82,3 +86,31 @@ def _register_read_side(app: Flask, services: Services) -> None:
     app.register_blueprint(materialize_blueprint(services))
     app.register_blueprint(query_blueprint(services))
     app.register_blueprint(openapi_blueprint())
+
+
+def _register_write_side(app: Flask, services: Services) -> None:
+    """Annotation writes, chunkedgraph edits and workflow endpoints. They need the user the
+    request runs as (auth), so they come with an authorizer; writes submit ingest runs when a
+    runner is configured."""
+    from fixative.api.annotation import annotation_blueprint
+    from fixative.api.edits import edits_blueprint
+    from fixative.api.workflows import workflows_blueprint
+    from fixative.runner.records import pending_run
+
+    authorizer = services.authorizer
+    if authorizer is None:
+        return
+    runner = services.runner
+
+    def after_write(datastack: str, table: str) -> None:
+        """Ingest the new rows (one queued ingest per table is enough: it plans at start)."""
+        info = services.store.find_table(table)
+        if runner is None or info is None or info.segmentation_table is None:
+            return
+        if pending_run(services.store, "ingest", datastack, table) is None:
+            runner.submit("ingest", {"table": table}, datastack)
+
+    app.register_blueprint(annotation_blueprint(services.store, authorizer, after_write))
+    app.register_blueprint(edits_blueprint(services.graph_by_table, services.segmentation_by_table))
+    if runner is not None:
+        app.register_blueprint(workflows_blueprint(services.store, services.settings, runner))

@@ -32,14 +32,23 @@ def version(services: Services, datastack: str, number: int) -> VersionInfo:
     return info
 
 
-def version_tables(services: Services, datastack: str, number: int) -> list[VersionTable]:
+def _all_tables(services: Services, datastack: str, number: int) -> list[VersionTable]:
     version(services, datastack, number)
     return [t for t in list_version_tables(services.store, datastack, number) if t.valid]
 
 
+def version_tables(services: Services, datastack: str, number: int) -> list[VersionTable]:
+    """The version's tables this request's user may read."""
+    tables = _all_tables(services, datastack, number)
+    allowed = set(services.readable(datastack, [t.table_name for t in tables]))
+    return [t for t in tables if t.table_name in allowed]
+
+
 def version_table(services: Services, datastack: str, number: int, table: str) -> VersionTable:
-    for t in version_tables(services, datastack, number):
+    """One table of the version: 404 when it is not there, 403 when the user may not read it."""
+    for t in _all_tables(services, datastack, number):
         if t.table_name == table:
+            services.require_read(datastack, table)
             return t
     raise NotFound(f"table {table!r} is not in version {number} of datastack {datastack!r}")
 
@@ -95,15 +104,20 @@ def table_metadata(
 
 
 def all_table_metadata(services: Services, datastack: str, number: int) -> list[dict[str, Any]]:
-    tables = version_tables(services, datastack, number)
-    return [table_metadata(services, datastack, number, t, i + 1) for i, t in enumerate(tables)]
+    tables = _all_tables(services, datastack, number)
+    allowed = set(services.readable(datastack, [t.table_name for t in tables]))
+    return [
+        table_metadata(services, datastack, number, t, i + 1)
+        for i, t in enumerate(tables)
+        if t.table_name in allowed
+    ]
 
 
 def one_table_metadata(
     services: Services, datastack: str, number: int, table: str
 ) -> dict[str, Any]:
-    tables = version_tables(services, datastack, number)
-    for i, t in enumerate(tables):
+    for i, t in enumerate(_all_tables(services, datastack, number)):
         if t.table_name == table:
+            services.require_read(datastack, table)
             return table_metadata(services, datastack, number, t, i + 1)
     raise NotFound(f"table {table!r} is not in version {number} of datastack {datastack!r}")

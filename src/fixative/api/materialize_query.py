@@ -79,8 +79,13 @@ def query_blueprint(services: Services) -> Blueprint:
             return set()
         return set(BASE_COLUMNS) | set(info.schema.flat_names())
 
+    def readable(datastack: str, spec: QuerySpec) -> None:
+        for table in dict.fromkeys(spec.tables):
+            services.require_read(datastack, table)
+
     def run_version(datastack: str, version: int, spec: QuerySpec, flags: Flags) -> Response:
         cat.version(services, datastack, version)
+        readable(datastack, spec)
         engine = services.query_engine()
         if flags.count:
             count = engine.version_count(datastack, version, spec)
@@ -101,6 +106,7 @@ def query_blueprint(services: Services) -> Blueprint:
         flags = Flags.parse()
         services.datastack(datastack)
         spec, at = live_spec(json_body(required=True))
+        readable(datastack, spec)
         if flags.count:
             raise InvalidInput("count=True is not supported on live queries")
         return flags.respond(services.query_engine().live_query(datastack, at, spec))

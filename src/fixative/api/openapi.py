@@ -188,7 +188,9 @@ def _routes() -> list[Route]:
                 "rows",
             ),
         ]
-    return out
+    from fixative.api.openapi_write import write_routes
+
+    return out + write_routes()
 
 
 def _filters() -> dict[str, Any]:
@@ -267,12 +269,15 @@ def _bodies() -> dict[str, Any]:
 
 
 def _operation(route: Route) -> dict[str, Any]:
+    from fixative.api.openapi_write import PATH_PARAMS as WRITE_PARAMS
+
+    path_params = {**PATH_PARAMS, **WRITE_PARAMS}
     params: list[dict[str, Any]] = []
     for part in route.path.split("/"):
         if part.startswith("{"):
             name = part.strip("{}")
             params.append(
-                {"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
+                {"name": name, "in": "path", "required": True, "schema": path_params[name]}
             )
     for name in route.query:
         if name == "random_sample":
@@ -281,12 +286,19 @@ def _operation(route: Route) -> dict[str, Any]:
             schema = {"type": "integer", "minimum": 1}
         elif name.startswith("timestamp"):
             schema = {"type": "string", "description": "epoch seconds or ISO-8601"}
-        elif name == "schema_names":
+        elif name in ("schema_names", "annotation_ids"):
             schema = {"type": "string"}
+        elif name == "limit":
+            schema = {"type": "integer", "minimum": 1}
         else:
             schema = {"type": "string", "enum": ["True", "False", "true", "false"]}
         params.append(
-            {"name": name, "in": "query", "required": name == "schema_names", "schema": schema}
+            {
+                "name": name,
+                "in": "query",
+                "required": name in ("schema_names", "annotation_ids"),
+                "schema": schema,
+            }
         )
     error = {
         "description": "Error",
@@ -318,7 +330,7 @@ def _operation(route: Route) -> dict[str, Any]:
         .replace("{", "")
         .replace("}", ""),
         "parameters": params,
-        "responses": {"200": ok, "400": error, "404": error},
+        "responses": {"200": ok, "400": error, "401": error, "403": error, "404": error},
     }
     if route.body == "binary":
         op["requestBody"] = {
@@ -330,7 +342,7 @@ def _operation(route: Route) -> dict[str, Any]:
     elif route.body is not None:
         ref = {"$ref": f"#/components/schemas/{route.body}"}
         op["requestBody"] = {
-            "required": route.body not in ("simple_query", "join_query"),
+            "required": route.body not in ("simple_query", "join_query", "workflow"),
             "content": {"application/json": {"schema": ref}},
         }
         op["responses"]["413"] = error
@@ -338,10 +350,12 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
+    from fixative.api.openapi_write import SECURITY_SCHEMES, write_bodies
+
     paths: dict[str, Any] = {}
     for route in _routes():
         paths.setdefault(route.path, {})[route.method] = _operation(route)
-    schemas: dict[str, Any] = dict(_bodies())
+    schemas: dict[str, Any] = {**_bodies(), **write_bodies()}
     for key in ("node_ids", "root_ids"):
         schemas[key] = {
             "type": "object",
@@ -358,11 +372,14 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Fixative",
             "version": __version__,
-            "description": "CAVE-compatible info, schema, materialize and chunkedgraph "
-            "read API. Query results are Arrow IPC streams (Content-Type data.arrow).",
+            "description": "CAVE-compatible info, schema, materialize, annotation and "
+            "chunkedgraph API. Query results are Arrow IPC streams (Content-Type data.arrow). "
+            "With auth on, send a token as 'Authorization: Bearer', or the middle_auth_token "
+            "cookie or query parameter.",
         },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+        "security": [{}, {"bearer": []}, {"cookie": []}, {"query": []}],
     }
 
 

@@ -12,10 +12,13 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from fixative.api.auth import Authorizer
 from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.config import DatastackSettings, Settings
 from fixative.errors import NotFound
 from fixative.query.spec import QuerySpec
+from fixative.runner.port import TaskRunner
+from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store
 
 
@@ -55,7 +58,10 @@ class Services:
     store: Store
     graph_factory: GraphFactory
     engine: QueryRunner | None = None
+    authorizer: Authorizer | None = None  # None: no checks (the local user may do anything)
+    runner: TaskRunner | None = None  # None: writes do not trigger ingest
     _graphs: dict[str, ChunkedGraph] = field(default_factory=dict, repr=False)
+    _segmentations: dict[str, SegmentationSource] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def datastack(self, name: str) -> DatastackSettings:
@@ -78,6 +84,39 @@ class Services:
                 return self.graph(ds.name)
         raise NotFound(f"chunkedgraph table {table_id!r} does not exist")
 
+    def segmentation_by_table(self, table_id: str) -> SegmentationSource:
+        """The volume of the datastack whose chunkedgraph is ``table_id``."""
+        from fixative import bootstrap
+
+        for ds in self.settings.datastacks:
+            if ds.pcg_table_name == table_id:
+                with self._lock:
+                    if ds.name not in self._segmentations:
+                        self._segmentations[ds.name] = bootstrap.segmentation_source(ds)
+                    return self._segmentations[ds.name]
+        raise NotFound(f"chunkedgraph table {table_id!r} does not exist")
+
+    def require_read(self, datastack: str, table: str) -> None:
+        """403 unless this request's user may read ``table`` (a table dropped from the live
+        database since the version was made is readable by datastack admins only)."""
+        if self.authorizer is None:
+            return
+        info = self.store.find_table(table)
+        if info is None:
+            from fixative.api.auth import current_principal
+
+            current_principal().require(datastack, "admin")
+            return
+        self.authorizer.require_read(datastack, info)
+
+    def readable(self, datastack: str, tables: list[str]) -> list[str]:
+        """The names among ``tables`` this request's user may read, in order."""
+        if self.authorizer is None:
+            return tables
+        infos = {t.table_name: t for t in self.store.list_tables()}
+        allowed = {t.table_name for t in self.authorizer.readable(datastack, infos.values())}
+        return [t for t in tables if t in allowed]
+
     def query_engine(self) -> QueryRunner:
         if self.engine is None:
             raise NotFound("queries are not available on this server (no query engine)")
@@ -86,6 +125,8 @@ class Services:
     def close(self) -> None:
         if self.engine is not None:
             self.engine.close()
+        if self.runner is not None:
+            self.runner.close()
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
@@ -100,7 +141,20 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
 
     services = Services(settings, live, open_graph)
     services.engine = make_engine(services)
+    services.authorizer = Authorizer(live, settings, settings.auth)
+    services.runner = make_runner(services)
     return services
+
+
+def make_runner(services: Services) -> TaskRunner:
+    """The task runner the workflow endpoints and writes submit to: Celery workers when a
+    broker is configured, else a thread pool in this process sharing the live store."""
+    from fixative import bootstrap
+    from fixative.runner.services import Services as RunnerServices
+
+    return bootstrap.task_runner(
+        services.settings, RunnerServices(services.settings, services.store)
+    )
 
 
 def make_engine(services: Services) -> QueryRunner:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from fixative.config import Settings, active_config_path
+from fixative.config import DatastackSettings, Settings, active_config_path
 from fixative.demo.datastack import ALIGNED_VOLUME, DATASTACK, PCG_TABLE, TABLES, DemoManifest
 from fixative.errors import Conflict
 from fixative.store import Store, open_store
@@ -50,6 +50,26 @@ def _graph_ids(store: Store) -> set[str]:
         if "cg_graphs" not in sa.inspect(conn).get_table_names():
             return set()
         return {row[0] for row in conn.exec_driver_sql("SELECT table_id FROM cg_graphs")}
+
+
+def datastack_settings(manifest: DemoManifest) -> DatastackSettings:
+    """The demo datastack as settings (what ``config_snippet`` writes)."""
+    return DatastackSettings(
+        name=DATASTACK,
+        aligned_volume=ALIGNED_VOLUME,
+        segmentation_source=manifest.segmentation_source,
+        chunkedgraph_source=f"embedded://{PCG_TABLE}",
+        viewer_resolution=manifest.resolution_nm,
+        synapse_table="synapses",
+        soma_table="nuclei",
+        description="C. elegans hermaphrodite connectome (Cook et al. 2019)",
+    )
+
+
+def with_demo(settings: Settings, manifest: DemoManifest) -> Settings:
+    """``settings`` with the demo datastack in place of any configured one of that name."""
+    others = tuple(ds for ds in settings.datastacks if ds.name != DATASTACK)
+    return settings.model_copy(update={"datastacks": (*others, datastack_settings(manifest))})
 
 
 def config_snippet(manifest: DemoManifest) -> str:

@@ -2,16 +2,20 @@
 
 1. Annotation history: a table written, corrected and deleted, read back at several instants.
 2. The demo datastack: a segmentation volume, an embedded chunkedgraph with days of edits, and
-   the C. elegans tables; then one neuron's partners resolved through the volume and the graph
-   before and after proofreading, and the whole connectome checked against the published file.
+   the C. elegans tables; the complete workflow (ingest, update roots, version, expiry) run by the
+   task runner halfway through proofreading and after it; one neuron's partners before and after,
+   and the whole connectome checked against the published file.
+3. ``fixative serve`` on a free loopback port, queried with caveclient (``demo.client_tour``).
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
@@ -19,13 +23,16 @@ from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.cli_workflows import print_versions
 from fixative.clock import as_utc
 from fixative.config import Settings
-from fixative.demo import check, datastack, history, install
+from fixative.demo import check, client_tour, datastack, history, install
 from fixative.demo.datastack import DATASTACK
 from fixative.demo.progress import ProgressReport
+from fixative.runner.inline import InlineRunner
+from fixative.runner.records import get_run
+from fixative.runner.services import Services
 from fixative.segmentation.port import SegmentationSource
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
 from fixative.store import Store
-from fixative.versions import VersionOptions, create_version, list_versions, open_version
+from fixative.versions import list_versions, open_version
 from fixative.workflows.refresh import refresh_table
 
 NEURON = "AVAL"
@@ -56,14 +63,22 @@ def run(settings: Settings, console: Console) -> None:
             ("after proofreading", as_utc(manifest.edits_until) + timedelta(minutes=1)),
         ]
         results = []
-        for label, at in instants:
-            _refresh(store, seg, graph, at, label, console)
-            got = check.connectivity_from_tables(store, at)
-            if got != check.connectivity(store, seg, graph, at):
-                raise AssertionError(f"{label}: the tables disagree with direct lookups")
-            if label != "before proofreading":
-                got = _from_new_version(store, at, got)
-            results.append((label, at, got))
+        demo_settings = install.with_demo(settings, manifest)
+        runner = InlineRunner(Services(demo_settings, store))
+        try:
+            for label, at in instants:
+                if label == "before proofreading":
+                    _refresh(store, seg, graph, at, label, console)
+                else:
+                    _complete_workflow(runner, at, label, console)
+                got = check.connectivity_from_tables(store, at)
+                if got != check.connectivity(store, seg, graph, at):
+                    raise AssertionError(f"{label}: the tables disagree with direct lookups")
+                if label != "before proofreading":
+                    got = _from_version(store, at, got)
+                results.append((label, at, got))
+        finally:
+            runner.close()
         print_versions(
             console, store, DATASTACK, [v.version for v in list_versions(store, DATASTACK)]
         )
@@ -75,6 +90,8 @@ def run(settings: Settings, console: Console) -> None:
                 f"the published connectome reproduced exactly; "
                 f"{len(check.differences(got, expected)):,} (pre, post) pairs differ"
             )
+        between = _halfway(manifest) + timedelta(hours=1)  # after version 1, before 2
+        client_tour.run(demo_settings, store, console, NEURON, between)
     finally:
         store.dispose()
 
@@ -99,11 +116,35 @@ def _refresh(
     console.print(f"{label}: ingest and update-roots to {at:%Y-%m-%d %H:%M}: " + "; ".join(notes))
 
 
-def _from_new_version(
+def _complete_workflow(runner: InlineRunner, at: datetime, label: str, console: Console) -> None:
+    """The complete workflow at ``at`` as a recorded run, followed with a progress bar."""
+    run_id = runner.submit("materialize", {"at": at.isoformat(), "days_to_expire": 30}, DATASTACK)
+    store = runner.services.store
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task(f"run {run_id}: complete workflow ({label})", total=None)
+        while not (run := get_run(store, run_id)).finished:
+            bar.update(task, completed=run.done, total=run.total or None)
+            time.sleep(0.1)
+        bar.update(task, completed=run.done, total=run.total or 1)
+    if run.status != "SUCCEEDED" or run.result is None:
+        raise AssertionError(f"run {run_id} {run.status}: {run.error}")
+    notes = [
+        f"{table} +{done['ingested']:,} linked, {done['roots_rewritten']:,} root ids rewritten"
+        for table, done in run.result["refreshed"].items()
+    ]
+    console.print(
+        f"{label}: run {run_id} (ingest, update roots, version {run.result['version']}, "
+        f"expiry) at {at:%Y-%m-%d %H:%M} in {run.seconds:.1f} s: " + "; ".join(notes)
+    )
+
+
+def _from_version(
     store: Store, at: datetime, live: Counter[tuple[str, str]]
 ) -> Counter[tuple[str, str]]:
-    """Build a version at ``at`` and read the connectivity back from its database."""
-    info = create_version(store, DATASTACK, at, options=VersionOptions(days_to_expire=30))
+    """Read the connectivity back from the version made at ``at``."""
+    (info,) = [v for v in list_versions(store, DATASTACK) if v.time_stamp == at]
     engine = open_version(store, DATASTACK, info.version)
     try:
         got = check.connectivity_from_version(engine)

@@ -126,6 +126,7 @@ def _version(
         ds.aligned_volume,
         _at(params),
         _days(params),
+        refresh_report=report,  # rows of the table being refreshed, then tables built
         build_report=report,
     )
     seg, cg = services.segmentation(ds.name), services.chunkedgraph(ds.name)

@@ -1,0 +1,206 @@
+"""The annotation service at CAVE's paths (``/annotation/api/v2/aligned_volume/{av}/...``):
+create and list tables, table metadata and counts, and annotations posted (at most
+``MAX_ANNOTATIONS`` per call; new ids returned), read by id, updated (old id -> new id) and
+deleted. Every write checks the user's table write permission first and writes nothing when it
+fails; after a write the ingest workflow is submitted so new rows get supervoxel and root ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from fixative.api.auth import Authorizer, current_principal
+from fixative.api.wire import json_body
+from fixative.errors import InvalidInput, NotFound, PayloadTooLarge
+from fixative.schemas.records import to_records
+from fixative.store import NewTable, Store, TableInfo
+from fixative.store.model import PERMISSIONS
+
+MAX_ANNOTATIONS = 10_000
+PREFIX = "/annotation/api/v2/aligned_volume/<aligned_volume>"
+METADATA_KEYS = frozenset(
+    {
+        "description",
+        "voxel_resolution_x",
+        "voxel_resolution_y",
+        "voxel_resolution_z",
+        "read_permission",
+        "write_permission",
+        "user_id",
+        "notice_text",
+        "table_metadata",
+        "flat_segmentation_source",
+    }
+)
+
+AfterWrite = Callable[[str, str], None]  # (datastack, table) -> submit ingest
+
+
+def _object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInput(f"{what} must be a JSON object")
+    return body
+
+
+def _annotations(body: Any) -> list[Any]:
+    body = _object(body, "the body")
+    unknown = sorted(set(body) - {"annotations"})
+    if unknown:
+        raise InvalidInput(f"unknown key(s) in the body: {', '.join(unknown)}")
+    rows = body.get("annotations")
+    if not isinstance(rows, list):
+        raise InvalidInput("'annotations' must be a list of annotation objects")
+    if not rows:
+        raise InvalidInput("'annotations' is empty")
+    if len(rows) > MAX_ANNOTATIONS:
+        raise PayloadTooLarge(
+            f"{len(rows):,} annotations in one call; at most {MAX_ANNOTATIONS:,} are accepted"
+        )
+    return rows
+
+
+def _ids_arg() -> list[int]:
+    raw = request.args.get("annotation_ids", "")
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        shown = raw[:80]
+        raise InvalidInput(f"annotation_ids={shown!r} must be comma-separated integers") from None
+    if not ids:
+        raise InvalidInput("give annotation_ids=1,2,3")
+    return ids
+
+
+def _resolution(meta: dict[str, Any]) -> tuple[float, float, float]:
+    values = []
+    for axis in "xyz":
+        v = meta.get(f"voxel_resolution_{axis}")
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise InvalidInput(f"metadata.voxel_resolution_{axis} must be a number (nm)")
+        values.append(float(v))
+    return (values[0], values[1], values[2])
+
+
+def annotation_blueprint(
+    store: Store, authorizer: Authorizer, after_write: AfterWrite
+) -> Blueprint:
+    bp = Blueprint("annotation", __name__)
+    settings = authorizer.settings
+
+    def table_of(aligned_volume: str, name: str) -> tuple[str, TableInfo]:
+        datastack = authorizer.datastack_of_volume(aligned_volume)
+        info = store.get_table(name)
+        if info.aligned_volume != aligned_volume:
+            raise NotFound(f"table {name!r} is not in aligned volume {aligned_volume!r}")
+        return datastack, info
+
+    def readable(aligned_volume: str, name: str) -> tuple[str, TableInfo]:
+        datastack, info = table_of(aligned_volume, name)
+        authorizer.require_read(datastack, info)
+        return datastack, info
+
+    def writable(aligned_volume: str, name: str) -> tuple[str, TableInfo]:
+        datastack, info = table_of(aligned_volume, name)
+        authorizer.require_write(datastack, info)
+        return datastack, info
+
+    @bp.get(f"{PREFIX}/table")
+    def list_tables(aligned_volume: str) -> Response:
+        datastack = authorizer.datastack_of_volume(aligned_volume)
+        tables = authorizer.readable(datastack, store.list_tables(aligned_volume))
+        return jsonify([t.table_name for t in tables])
+
+    @bp.post(f"{PREFIX}/table")
+    def create_table(aligned_volume: str) -> Response:
+        datastack = authorizer.datastack_of_volume(aligned_volume)
+        ds = settings.datastack(datastack)
+        body = _object(json_body(), "the body")
+        unknown = sorted(set(body) - {"schema_type", "table_name", "metadata"})
+        if unknown:
+            raise InvalidInput(f"unknown key(s) in the body: {', '.join(unknown)}")
+        meta = _object(body.get("metadata", {}), "'metadata'")
+        extra = sorted(set(meta) - METADATA_KEYS)
+        if extra:
+            raise InvalidInput(f"unknown metadata key(s): {', '.join(extra)}")
+        table_meta = _object(meta.get("table_metadata") or {}, "'metadata.table_metadata'")
+        principal = current_principal()
+        owner = principal.user_id
+        if meta.get("user_id") not in (None, owner) and principal.level_on(datastack) < 3:
+            raise InvalidInput("only a datastack admin may create a table for another user")
+        schema_type = body.get("schema_type")
+        if not isinstance(schema_type, str):
+            raise InvalidInput("'schema_type' must name a schema")
+        from fixative.schemas.registry import get_schema
+
+        schema = get_schema(schema_type)
+        read_permission = meta.get("read_permission", "PUBLIC")
+        write_permission = meta.get("write_permission", "PRIVATE")
+        for key, value in (("read", read_permission), ("write", write_permission)):
+            if value not in PERMISSIONS:
+                raise InvalidInput(f"{key}_permission must be one of {', '.join(PERMISSIONS)}")
+        spec = NewTable(
+            table_name=body.get("table_name"),  # type: ignore[arg-type]  # checked by validate
+            schema_type=schema_type,
+            aligned_volume=aligned_volume,
+            user_id=str(meta.get("user_id") or owner),
+            voxel_resolution_nm=_resolution(meta),
+            description=str(meta.get("description") or ""),
+            notice_text=meta.get("notice_text"),
+            reference_table=table_meta.get("reference_table") or None,
+            read_permission=read_permission,
+            write_permission=write_permission,
+            pcg_table_name=ds.pcg_table_name if schema.has_segmentation else None,
+            segmentation_source=ds.segmentation_source,
+            flat_segmentation_source=meta.get("flat_segmentation_source"),
+        )
+        if spec.reference_table:  # a reference table may only point at a table one can read
+            readable(aligned_volume, spec.reference_table)
+        created = store.create_table(spec)
+        return jsonify(f"table {created.table_name} created")
+
+    @bp.get(f"{PREFIX}/table/<table>")
+    def table_metadata(aligned_volume: str, table: str) -> Response:
+        _, info = readable(aligned_volume, table)
+        return jsonify({"id": None, **info.metadata_dict(), "annotation_table": info.table_name})
+
+    @bp.get(f"{PREFIX}/table/<table>/count")
+    def table_count(aligned_volume: str, table: str) -> Response:
+        readable(aligned_volume, table)
+        return jsonify(store.count_at(table, store.clock()))
+
+    @bp.post(f"{PREFIX}/table/<table>/annotations")
+    def post_annotations(aligned_volume: str, table: str) -> Response:
+        datastack, _ = writable(aligned_volume, table)
+        rows = _annotations(json_body())
+        ids = store.insert_annotations(table, rows)
+        after_write(datastack, table)
+        return jsonify([int(i) for i in ids])
+
+    @bp.get(f"{PREFIX}/table/<table>/annotations")
+    def get_annotations(aligned_volume: str, table: str) -> Response:
+        _, info = readable(aligned_volume, table)
+        found = store.get_annotations(table, _ids_arg())
+        return jsonify(to_records(info.schema, found))
+
+    @bp.put(f"{PREFIX}/table/<table>/annotations")
+    def update_annotations(aligned_volume: str, table: str) -> Response:
+        datastack, _ = writable(aligned_volume, table)
+        rows = _annotations(json_body())
+        mapping = store.update_annotations(table, rows)
+        after_write(datastack, table)
+        return jsonify({str(old): int(new) for old, new in mapping.items()})
+
+    @bp.delete(f"{PREFIX}/table/<table>/annotations")
+    def delete_annotations(aligned_volume: str, table: str) -> Response:
+        writable(aligned_volume, table)
+        body = _object(json_body(), "the body")
+        ids = body.get("annotation_ids")
+        if not isinstance(ids, list) or not ids:
+            raise InvalidInput("'annotation_ids' must be a non-empty list of ids")
+        if len(ids) > MAX_ANNOTATIONS:
+            raise PayloadTooLarge(f"at most {MAX_ANNOTATIONS:,} ids per call")
+        return jsonify([int(i) for i in store.delete_annotations(table, ids)])
+
+    return bp
