@@ -162,6 +162,9 @@ def make_engine(services: Services) -> QueryRunner:
     from fixative.query.engine import QueryEngine
 
     engine: QueryRunner = QueryEngine(
-        services.store, services.graph, row_cap=services.settings.query_row_limit
+        services.store,
+        services.graph,
+        row_cap=services.settings.query_row_limit,
+        timeout_s=services.settings.query_timeout_s,
     )
     return engine

@@ -88,11 +88,14 @@ class QueryEngine:
         row_cap: int = 1_000_000,
         batch_rows: int = 65_536,
         version_dir: Path | None = None,
+        timeout_s: float | None = None,
     ) -> None:
-        """``version_dir``: where SQLite version files are, when not the default."""
+        """``version_dir``: where SQLite version files are, when not the default;
+        ``timeout_s``: the longest a statement may run on a PostgreSQL version."""
         if row_cap < 1 or batch_rows < 1:
             raise ValueError("row_cap and batch_rows must be positive")
         self.version_dir = version_dir
+        self.timeout_s = timeout_s
         self.store = store
         self.graphs = graphs
         self.row_cap = row_cap
@@ -119,7 +122,9 @@ class QueryEngine:
                     t.table_name for t in list_version_tables(self.store, datastack, version)
                 )
                 found = OpenVersion(
-                    info, tables, open_version_database(self.store, info, self.version_dir)
+                    info,
+                    tables,
+                    open_version_database(self.store, info, self.version_dir, self.timeout_s),
                 )
                 self._open[key] = found
             return found

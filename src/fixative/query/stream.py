@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg
 
-from fixative.errors import InvalidInput
+from fixative.errors import InvalidInput, Unprocessable
 from fixative.store.base import Store
 from fixative.versions import open_version
 from fixative.versions.model import VersionInfo
@@ -151,17 +152,25 @@ def _mapped(exc: Exception) -> Exception:
     text = str(exc)
     if "regular expression" in text:
         return InvalidInput(f"bad regex filter: {text.splitlines()[0]}")
+    if "statement timeout" in text:
+        return Unprocessable(
+            "the query ran longer than this server's query_timeout_s and was cancelled; "
+            "narrow it with filters or a limit"
+        )
     return exc
 
 
 class PostgresVersion:
     dialect_name = "postgresql"
 
-    def __init__(self, store: Store, info: VersionInfo) -> None:
+    def __init__(self, store: Store, info: VersionInfo, timeout_s: float | None = None) -> None:
         # SQL with $1-style placeholders, as ADBC binds them
         self.dialect: sa.Dialect = psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
         url = sa.make_url(target_for(store).url(info.database)).set(drivername="postgresql")
         self._uri = url.render_as_string(hide_password=False)
+        if timeout_s is not None:  # every statement of these sessions is cancelled after it
+            option = quote(f"-c statement_timeout={max(1, int(timeout_s * 1000))}")
+            self._uri += ("&" if "?" in self._uri else "?") + f"options={option}"
         self._pool = sa.pool.QueuePool(
             self._connect, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW
         )
@@ -198,8 +207,13 @@ class PostgresVersion:
 
 
 def open_version_database(
-    store: Store, info: VersionInfo, version_dir: Path | None = None
+    store: Store,
+    info: VersionInfo,
+    version_dir: Path | None = None,
+    timeout_s: float | None = None,
 ) -> VersionDatabase:
+    """``timeout_s`` cancels longer statements on PostgreSQL (SQLite versions serve one machine
+    and have no statement timeout)."""
     if store.dialect_name == "postgresql":
-        return PostgresVersion(store, info)
+        return PostgresVersion(store, info, timeout_s)
     return SqliteVersion(store, info, version_dir)
