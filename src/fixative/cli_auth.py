@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -10,6 +11,18 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from fixative.cli import Context
+    from fixative.store import Store
+
+
+@contextmanager
+def _store(ctx: Context) -> Iterator[Store]:
+    from fixative import bootstrap
+
+    store = bootstrap.live_store(ctx.settings)
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
@@ -27,15 +40,11 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
         ctx: Context, user_id: str, datastack: str, permission: str, description: str
     ) -> None:
         """Make a token and print it once (only its hash is kept)."""
-        from fixative import bootstrap
         from fixative.auth.tokens import create_token
 
         ctx.settings.datastack(datastack)
-        store = bootstrap.live_store(ctx.settings)
-        try:
+        with _store(ctx) as store:
             info, secret = create_token(store, user_id, datastack, permission, description)
-        finally:
-            store.dispose()
         ctx.console.print(
             f"token {info.id} for {user_id} ({permission} on {datastack}); it is shown only "
             "now, keep it:",
@@ -48,14 +57,10 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
     @click.option("--revoked", is_flag=True, help="Include revoked tokens.")
     @pass_ctx
     def list_(ctx: Context, user_id: str | None, revoked: bool) -> None:
-        from fixative import bootstrap
         from fixative.auth.tokens import list_tokens
 
-        store = bootstrap.live_store(ctx.settings)
-        try:
+        with _store(ctx) as store:
             tokens = list_tokens(store, user_id, include_revoked=revoked)
-        finally:
-            store.dispose()
         table = Table("id", "user", "datastack", "permission", "created", "revoked", "description")
         for t in tokens:
             table.add_row(
@@ -73,14 +78,10 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
     @click.argument("token_id", type=int)
     @pass_ctx
     def revoke(ctx: Context, token_id: int) -> None:
-        from fixative import bootstrap
         from fixative.auth.tokens import revoke_token
 
-        store = bootstrap.live_store(ctx.settings)
-        try:
+        with _store(ctx) as store:
             info = revoke_token(store, token_id)
-        finally:
-            store.dispose()
         ctx.console.print(f"token {info.id} of {info.user_id} is revoked")
 
     @cli.group()
@@ -92,14 +93,10 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
     @click.argument("group_name")
     @pass_ctx
     def add(ctx: Context, user_id: str, group_name: str) -> None:
-        from fixative import bootstrap
         from fixative.auth.tokens import add_to_group
 
-        store = bootstrap.live_store(ctx.settings)
-        try:
+        with _store(ctx) as store:
             add_to_group(store, user_id, group_name)
-        finally:
-            store.dispose()
         ctx.console.print(f"{user_id} is in group {group_name}")
 
     @group.command("remove")
@@ -107,25 +104,18 @@ def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> 
     @click.argument("group_name")
     @pass_ctx
     def remove(ctx: Context, user_id: str, group_name: str) -> None:
-        from fixative import bootstrap
         from fixative.auth.tokens import remove_from_group
 
-        store = bootstrap.live_store(ctx.settings)
-        try:
+        with _store(ctx) as store:
             remove_from_group(store, user_id, group_name)
-        finally:
-            store.dispose()
         ctx.console.print(f"{user_id} is not in group {group_name}")
 
     @group.command("list")
     @pass_ctx
     def groups(ctx: Context) -> None:
-        from fixative import bootstrap
         from fixative.auth.tokens import list_groups
 
-        store = bootstrap.live_store(ctx.settings)
-        try:
-            for name, users in list_groups(store).items():
-                ctx.console.print(f"{name}: {', '.join(users)}")
-        finally:
-            store.dispose()
+        with _store(ctx) as store:
+            members = list_groups(store)
+        for name, users in members.items():
+            ctx.console.print(f"{name}: {', '.join(users)}")

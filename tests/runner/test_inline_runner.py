@@ -8,7 +8,6 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask, Response
 from runner_world import RunnerWorld
 
 from fixative.chunkedgraph.http import HttpChunkedGraph
@@ -27,7 +26,7 @@ from fixative.runner.records import (
 )
 from fixative.runner.services import Services
 from fixative.runner.tables import workflow_runs
-from fixative.testing.server import serve
+from fixative.testing.failing_graph import failing_chunkedgraph
 from fixative.versions import list_versions
 
 
@@ -132,14 +131,8 @@ def test_waiting_too_long_is_transient(world: RunnerWorld, services: Services) -
 
 @pytest.fixture
 def broken_graph() -> Iterator[HttpChunkedGraph]:
-    app = Flask("broken")
-
-    @app.post("/segmentation/api/v1/table/<table_id>/roots_binary")
-    def roots(table_id: str) -> Response:
-        return Response('{"message": "bigtable unavailable"}', status=500)
-
-    with serve(app) as url:
-        yield HttpChunkedGraph(url, datastack.PCG_TABLE, retries=1, backoff_s=0.01)
+    with failing_chunkedgraph(datastack.PCG_TABLE) as graph:
+        yield graph
 
 
 def test_a_failing_chunkedgraph_fails_the_run_and_publishes_nothing(

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask, Response
 
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.chunkedgraph.http import HttpChunkedGraph
@@ -19,7 +18,7 @@ from fixative.runner.records import FAILED, SUCCEEDED, list_runs, recorded
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
 from fixative.store import Store
 from fixative.testing.databases import drop_pg_database
-from fixative.testing.server import serve
+from fixative.testing.failing_graph import failing_chunkedgraph
 from fixative.versions import list_versions
 from fixative.workflows.materialize import VersionRequest, complete
 
@@ -28,14 +27,8 @@ OPTIONS = datastack.DemoOptions(synapses=500, max_merges=20, mistakes=1, days=3)
 
 @pytest.fixture
 def broken_chunkedgraph() -> Iterator[HttpChunkedGraph]:
-    app = Flask("broken")
-
-    @app.post("/segmentation/api/v1/table/<table_id>/roots_binary")
-    def roots(table_id: str) -> Response:
-        return Response('{"message": "bigtable unavailable"}', status=500)
-
-    with serve(app) as url:
-        yield HttpChunkedGraph(url, datastack.PCG_TABLE, retries=1, backoff_s=0.01)
+    with failing_chunkedgraph(datastack.PCG_TABLE) as graph:
+        yield graph
 
 
 @pytest.fixture
