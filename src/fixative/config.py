@@ -27,7 +27,7 @@ CRON_FIELDS = 5
 
 
 def _check_name(value: str, what: str) -> str:
-    if not NAME_RE.match(value):
+    if not NAME_RE.fullmatch(value):
         raise ValueError(
             f"{what} {value!r} must start with a lowercase letter and hold only a-z, 0-9 and _"
         )

@@ -24,6 +24,7 @@ def _new(name: str = "synapses", schema: str = "synapse", **kw: Any) -> NewTable
         ("syn-apses", "not allowed"),
         ("1synapses", "not allowed"),
         ('syn"; DROP TABLE x; --', "not allowed"),
+        ("synapses\n", "not allowed"),  # "$" alone would let a trailing newline through
         ("a" * 41, "longer than 40"),
         ("syn__apses", "__"),
         ("annotation_table_metadata", "reserved"),

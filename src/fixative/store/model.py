@@ -34,7 +34,7 @@ def check_table_name(name: object, what: str = "table name") -> str:
         raise InvalidInput(f"{what} must be a string")
     if len(name) > TABLE_NAME_MAX:
         raise InvalidInput(f"{what} {name[:60]!r} is longer than {TABLE_NAME_MAX} characters")
-    if not TABLE_NAME_RE.match(name):
+    if not TABLE_NAME_RE.fullmatch(name):
         raise InvalidInput(
             f"{what} {name!r} is not allowed: use lowercase letters, digits and _, "
             "starting with a letter"
@@ -68,7 +68,7 @@ class NewTable:
 
     def validate(self) -> None:
         check_table_name(self.table_name)
-        if self.pcg_table_name is not None and not TABLE_NAME_RE.match(self.pcg_table_name):
+        if self.pcg_table_name is not None and not TABLE_NAME_RE.fullmatch(self.pcg_table_name):
             raise InvalidInput(f"chunkedgraph table name {self.pcg_table_name!r} is not allowed")
         if self.pcg_table_name is not None:
             seg_name = f"{self.table_name}__{self.pcg_table_name}"

@@ -25,7 +25,7 @@ Report = Callable[[int, int], None]
 
 
 def check_datastack(name: object) -> str:
-    if not isinstance(name, str) or not DATASTACK_RE.match(name) or len(name) > DATASTACK_MAX:
+    if not isinstance(name, str) or not DATASTACK_RE.fullmatch(name) or len(name) > DATASTACK_MAX:
         raise InvalidInput(
             f"datastack name {name!r} must be at most {DATASTACK_MAX} characters of a-z, 0-9 "
             "and _, starting with a letter"
@@ -35,7 +35,7 @@ def check_datastack(name: object) -> str:
 
 def quote(identifier: str) -> str:
     """A double-quoted identifier, refusing anything that is not a plain lowercase name."""
-    if not IDENTIFIER_RE.match(identifier) or len(identifier) > 63:
+    if not IDENTIFIER_RE.fullmatch(identifier) or len(identifier) > 63:
         raise InvalidInput(f"identifier {identifier!r} is not allowed")
     return f'"{identifier}"'
 
