@@ -21,7 +21,7 @@ def test_demo_prints_history(tmp_path: Path, cli: Cli) -> None:
     assert "(ingest, update roots, version 1, expiry)" in said  # the complete workflow, as a run
     assert "(ingest, update roots, version 2, expiry)" in said
     assert "client.materialize.get_versions() -> [1, 2]" in said  # caveclient against serve
-    assert "client.materialize.get_annotation_count(\"synapses\") -> 28,113" in said
+    assert 'client.materialize.get_annotation_count("synapses") -> 28,113' in said
     assert "server stopped" in said
     assert (tmp_path / ".fixative" / "demo" / "history.sqlite").is_file()
 

@@ -16,9 +16,10 @@ from fixative.api.wire import json_body
 from fixative.errors import InvalidInput, NotFound, PayloadTooLarge
 from fixative.schemas.records import to_records
 from fixative.store import NewTable, Store, TableInfo
-from fixative.store.model import PERMISSIONS
+from fixative.store.model import PERMISSIONS, TABLE_NAME_RE
 
 MAX_ANNOTATIONS = 10_000
+ID_LIMIT = 2**63
 PREFIX = "/annotation/api/v2/aligned_volume/<aligned_volume>"
 METADATA_KEYS = frozenset(
     {
@@ -58,7 +59,45 @@ def _annotations(body: Any) -> list[Any]:
         raise PayloadTooLarge(
             f"{len(rows):,} annotations in one call; at most {MAX_ANNOTATIONS:,} are accepted"
         )
+    for i, row in enumerate(rows):
+        _refuse_nul(row, f"annotations[{i}]")
     return rows
+
+
+def _refuse_nul(value: Any, where: str) -> None:
+    """NUL characters cannot be stored in PostgreSQL text (it fails the whole request with a
+    DataError), so both backends refuse them in the request instead. Walked without recursion:
+    the nesting depth is the client's choice."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidInput(f"{where} holds a NUL character")
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def _table_name(name: object, what: str = "table_name") -> str:
+    """A table name as the store allows it, checked on the whole string: ``$`` in the store's
+    pattern also matches before a trailing newline, which would reach SQL as a 500."""
+    if not isinstance(name, str) or TABLE_NAME_RE.fullmatch(name) is None:
+        shown = repr(name)[:80]
+        raise InvalidInput(
+            f"{what} {shown} is not allowed: use lowercase letters, digits and _, "
+            "starting with a letter"
+        )
+    return name
+
+
+def _id(value: Any, where: str) -> int:
+    """An annotation id: a positive int64 (a larger one failed in PostgreSQL as a 500)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < ID_LIMIT:
+        raise InvalidInput(f"{where}: {str(value)[:40]!r} is not an annotation id (1 to 2**63-1)")
+    return value
 
 
 def _ids_arg() -> list[int]:
@@ -70,7 +109,9 @@ def _ids_arg() -> list[int]:
         raise InvalidInput(f"annotation_ids={shown!r} must be comma-separated integers") from None
     if not ids:
         raise InvalidInput("give annotation_ids=1,2,3")
-    return ids
+    if len(ids) > MAX_ANNOTATIONS:
+        raise PayloadTooLarge(f"at most {MAX_ANNOTATIONS:,} ids per call")
+    return [_id(i, "annotation_ids") for i in ids]
 
 
 def _resolution(meta: dict[str, Any]) -> tuple[float, float, float]:
@@ -91,6 +132,8 @@ def annotation_blueprint(
 
     def table_of(aligned_volume: str, name: str) -> tuple[str, TableInfo]:
         datastack = authorizer.datastack_of_volume(aligned_volume)
+        if TABLE_NAME_RE.fullmatch(name) is None:
+            raise NotFound(f"table {name[:80]!r} does not exist")
         info = store.get_table(name)
         if info.aligned_volume != aligned_volume:
             raise NotFound(f"table {name!r} is not in aligned volume {aligned_volume!r}")
@@ -140,15 +183,18 @@ def annotation_blueprint(
         for key, value in (("read", read_permission), ("write", write_permission)):
             if value not in PERMISSIONS:
                 raise InvalidInput(f"{key}_permission must be one of {', '.join(PERMISSIONS)}")
+        reference = table_meta.get("reference_table") or None
+        if reference is not None:
+            _table_name(reference, "metadata.table_metadata.reference_table")
         spec = NewTable(
-            table_name=body.get("table_name"),  # type: ignore[arg-type]  # checked by validate
+            table_name=_table_name(body.get("table_name")),
             schema_type=schema_type,
             aligned_volume=aligned_volume,
             user_id=str(meta.get("user_id") or owner),
             voxel_resolution_nm=_resolution(meta),
             description=str(meta.get("description") or ""),
             notice_text=meta.get("notice_text"),
-            reference_table=table_meta.get("reference_table") or None,
+            reference_table=reference,
             read_permission=read_permission,
             write_permission=write_permission,
             pcg_table_name=ds.pcg_table_name if schema.has_segmentation else None,
@@ -188,6 +234,9 @@ def annotation_blueprint(
     def update_annotations(aligned_volume: str, table: str) -> Response:
         datastack, _ = writable(aligned_volume, table)
         rows = _annotations(json_body())
+        for n, row in enumerate(rows):
+            if isinstance(row, dict) and "id" in row:
+                _id(row["id"], f"annotations[{n}].id")
         mapping = store.update_annotations(table, rows)
         after_write(datastack, table)
         return jsonify({str(old): int(new) for old, new in mapping.items()})
@@ -201,6 +250,7 @@ def annotation_blueprint(
             raise InvalidInput("'annotation_ids' must be a non-empty list of ids")
         if len(ids) > MAX_ANNOTATIONS:
             raise PayloadTooLarge(f"at most {MAX_ANNOTATIONS:,} ids per call")
+        ids = [_id(i, f"annotation_ids[{n}]") for n, i in enumerate(ids)]
         return jsonify([int(i) for i in store.delete_annotations(table, ids)])
 
     return bp

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.routing import IntegerConverter, Map
 
 from fixative.api.auth import register_auth
 from fixative.api.errors import register_error_handlers
 from fixative.api.segmentation import GraphLookup, InfoLookup, segmentation_blueprint
 from fixative.api.services import Services
+from fixative.errors import InvalidInput
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
@@ -39,6 +40,13 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(url_map, fixed_digits, min, max, signed)
 
 
+def _refuse_nul() -> None:
+    """NUL in a path or query string is refused before any view sees it (PostgreSQL text
+    cannot hold it, and no name or value needs it)."""
+    if "\x00" in request.path or b"%00" in request.query_string:
+        raise InvalidInput("the request's path or query string holds a NUL character")
+
+
 def _converters() -> dict[str, Any]:
     return {"int": BoundedIntConverter}
 
@@ -60,6 +68,7 @@ def create_app(
     app.url_map.strict_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_error_handlers(app)
+    app.before_request(_refuse_nul)
     if services is not None:
         if services.authorizer is not None:
             register_auth(app, services.authorizer)
@@ -95,7 +104,6 @@ def _register_write_side(app: Flask, services: Services) -> None:
     from fixative.api.annotation import annotation_blueprint
     from fixative.api.edits import edits_blueprint
     from fixative.api.workflows import workflows_blueprint
-    from fixative.runner.records import pending_run
 
     authorizer = services.authorizer
     if authorizer is None:
@@ -103,12 +111,13 @@ def _register_write_side(app: Flask, services: Services) -> None:
     runner = services.runner
 
     def after_write(datastack: str, table: str) -> None:
-        """Ingest the new rows (one queued ingest per table is enough: it plans at start)."""
+        """Ingest the new rows: one run per write, at the write's instant (a run queued
+        earlier has an earlier instant and would miss them). Concurrent ingests of a table are
+        harmless: segmentation rows are upserted by id."""
         info = services.store.find_table(table)
         if runner is None or info is None or info.segmentation_table is None:
             return
-        if pending_run(services.store, "ingest", datastack, table) is None:
-            runner.submit("ingest", {"table": table}, datastack)
+        runner.submit("ingest", {"table": table}, datastack)
 
     app.register_blueprint(annotation_blueprint(services.store, authorizer, after_write))
     app.register_blueprint(edits_blueprint(services.graph_by_table, services.segmentation_by_table))

@@ -8,6 +8,7 @@ the segmentation and must belong to that root."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ from fixative.segmentation.port import SegmentationSource
 
 V1 = "/segmentation/api/v1/table/<table_id>"
 MAX_POINTS = 1000
+ID_LIMIT = 2**64  # ids are uint64: larger ones overflowed numpy (a 500)
+MAX_NM = 1e12  # a position beyond this (or inf, nan: JSON allows them) has no voxel
 
 GraphLookup = Callable[[str], ChunkedGraph]
 SegmentationLookup = Callable[[str], SegmentationSource]  # by chunkedgraph table id
@@ -40,9 +43,13 @@ def _rows(value: Any, what: str) -> list[tuple[int, tuple[float, float, float]]]
             or len(row) != 4
             or any(isinstance(v, bool) or not isinstance(v, int | float) for v in row)
             or not isinstance(row[0], int)
-            or row[0] <= 0
+            or not 0 < row[0] < ID_LIMIT
         ):
-            raise InvalidInput(f"{what}[{i}] must be [id, x, y, z] with a positive integer id")
+            raise InvalidInput(
+                f"{what}[{i}] must be [id, x, y, z] with an integer id in [1, 2**64)"
+            )
+        if not all(math.isfinite(v) and abs(v) <= MAX_NM for v in row[1:]):
+            raise InvalidInput(f"{what}[{i}]: x, y, z must be finite nm within +-{MAX_NM:g}")
         rows.append((int(row[0]), (float(row[1]), float(row[2]), float(row[3]))))
     return rows
 

@@ -13,7 +13,10 @@ FX = "/fixative/api/v1"
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "aligned_volume": {"type": "string"},
-    "kind": {"type": "string"},
+    "kind": {
+        "type": "string",
+        "description": "ingest, update_roots, create_version, materialize or expire",
+    },
     "run_id": {"type": "integer", "minimum": 1},
 }
 
@@ -68,7 +71,8 @@ def write_bodies() -> dict[str, Any]:
         "items": {"type": "number"},
         "minItems": 4,
         "maxItems": 4,
-        "description": "[supervoxel or root id, x, y, z] with the position in nm",
+        "description": "[supervoxel or root id (1 to 2**64-1), x, y, z] with the position in "
+        "nm (finite)",
     }
     rows = {"type": "array", "items": point_row, "minItems": 1}
     return {
@@ -110,9 +114,21 @@ def write_bodies() -> dict[str, Any]:
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "at": {"type": "string", "format": "date-time"},
-                "table": {"type": "string"},
-                "days_to_expire": {"type": "integer", "minimum": 1},
+                "at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "not in the future (ingest, update_roots, versions)",
+                },
+                "table": {
+                    "type": "string",
+                    "description": "a table with bound points (ingest, update_roots)",
+                },
+                "days_to_expire": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 3650,
+                    "description": "create_version and materialize",
+                },
             },
         },
     }

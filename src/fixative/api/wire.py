@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from flask import request
+from flask import current_app, request
 
 from fixative.clock import as_utc
-from fixative.errors import InvalidInput
+from fixative.errors import InvalidInput, PayloadTooLarge
 from fixative.ids import to_uint64
 
 UINT64_MAX = 2**64 - 1
@@ -22,12 +22,20 @@ def json_body(required: bool = True) -> Any:
     """The request body parsed as JSON whatever its Content-Type (PyChunkedGraph clients send
     none, and send bodies on GET)."""
     raw = request.get_data(cache=True)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # a chunked body has no length to refuse up front: werkzeug stops reading at the limit
+        raise PayloadTooLarge(f"the request body is larger than {limit:,} bytes")
     if not raw:
         if required:
             raise InvalidInput("request body is empty; expected JSON")
         return None
+    if b"\\u0000" in raw:  # PostgreSQL text cannot hold NUL; refused alike on both backends
+        raise InvalidInput("request body holds a NUL character (\\u0000)")
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise InvalidInput("request body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"request body is not valid JSON: {exc}") from None
 

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from fixative.api.auth import current_principal
 from fixative.api.wire import json_body
+from fixative.clock import as_utc
 from fixative.config import Settings
 from fixative.errors import Forbidden, InvalidInput
 from fixative.runner.port import TaskRunner
@@ -21,6 +22,14 @@ from fixative.store import Store
 PREFIX = "/fixative/api/v1"
 PARAMS = {"at", "table", "days_to_expire"}
 MAX_LIST = 500
+MAX_DAYS = 3650
+TAKES = {  # the parameters each kind uses; others would be silently ignored, so are refused
+    "ingest": {"at", "table"},
+    "update_roots": {"at", "table"},
+    "create_version": {"at", "days_to_expire"},
+    "materialize": {"at", "days_to_expire"},
+    "expire": set(),
+}
 
 
 def run_dict(run: RunInfo) -> dict[str, Any]:
@@ -44,6 +53,38 @@ def run_dict(run: RunInfo) -> dict[str, Any]:
     }
 
 
+def check_params(
+    store: Store, settings: Settings, datastack: str, kind: str, params: dict[str, Any]
+) -> None:
+    """Refuse (400) a run that could only fail: the runner would otherwise record it, start it
+    and fail it later, and a version at a future instant would miss rows written before it."""
+    takes = TAKES.get(kind, PARAMS)
+    unknown = sorted(set(params) - takes)
+    if unknown:
+        raise InvalidInput(f"workflow {kind!r} takes no parameter(s) {', '.join(unknown)}")
+    if params.get("at") is not None:
+        at = as_utc(params["at"])
+        if at > store.clock():
+            raise InvalidInput(f"at={at.isoformat()} is in the future")
+    days = params.get("days_to_expire")
+    if days is not None and (
+        isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS
+    ):
+        raise InvalidInput(f"days_to_expire must be an integer from 1 to {MAX_DAYS}, not {days!r}")
+    table = params.get("table")
+    if table is not None:
+        volume = settings.datastack(datastack).aligned_volume
+        bound = {
+            t.table_name
+            for t in store.list_tables(aligned_volume=volume)
+            if t.segmentation_table is not None
+        }
+        if not isinstance(table, str) or table not in bound:
+            raise InvalidInput(
+                f"datastack {datastack!r} has no table {str(table)[:80]!r} with bound points"
+            )
+
+
 def workflows_blueprint(store: Store, settings: Settings, runner: TaskRunner) -> Blueprint:
     bp = Blueprint("workflows", __name__)
 
@@ -56,9 +97,7 @@ def workflows_blueprint(store: Store, settings: Settings, runner: TaskRunner) ->
         body = json_body(required=False) or {}
         if not isinstance(body, dict):
             raise InvalidInput("the body must be a JSON object of parameters")
-        unknown = sorted(set(body) - PARAMS)
-        if unknown:
-            raise InvalidInput(f"unknown parameter(s): {', '.join(unknown)}")
+        check_params(store, settings, datastack, kind, body)
         run_id = runner.submit(kind, body, datastack)
         response = jsonify(run_dict(get_run(store, run_id)))
         response.status_code = 202
@@ -69,6 +108,7 @@ def workflows_blueprint(store: Store, settings: Settings, runner: TaskRunner) ->
         """CAVE's path for caveclient's ``ingest_annotation_table``."""
         settings.datastack(datastack)
         current_principal().require(datastack, "admin")
+        check_params(store, settings, datastack, "ingest", {"table": table})
         run_id = runner.submit("ingest", {"table": table}, datastack)
         return jsonify(run_dict(get_run(store, run_id)))
 

@@ -40,7 +40,7 @@ def _hash(secret: str) -> str:
 
 
 def check_user(user_id: object) -> str:
-    if not isinstance(user_id, str) or not USER_RE.match(user_id):
+    if not isinstance(user_id, str) or not USER_RE.fullmatch(user_id):
         raise InvalidInput(f"user {user_id!r} must be 1-128 of A-Z a-z 0-9 _ . @ + -")
     return user_id
 
@@ -142,7 +142,7 @@ def groups_of(store: Store, user_id: str) -> frozenset[str]:
 
 def add_to_group(store: Store, user_id: str, group: str) -> None:
     check_user(user_id)
-    if not GROUP_RE.match(group):
+    if not GROUP_RE.fullmatch(group):
         raise InvalidInput(f"group {group!r} must be 1-128 of A-Z a-z 0-9 _ . -")
     with store.write() as conn:
         exists = conn.execute(

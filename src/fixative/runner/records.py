@@ -130,20 +130,6 @@ def submit_run(
     return int(inserted[0])
 
 
-def pending_run(store: Store, kind: str, datastack: str, table: str | None = None) -> int | None:
-    """A QUEUED run of ``kind`` on ``datastack`` (and ``table``) not yet started, if any."""
-    query = sa.select(workflow_runs.c.id, workflow_runs.c.params).where(
-        workflow_runs.c.kind == kind,
-        workflow_runs.c.datastack == datastack,
-        workflow_runs.c.status == QUEUED,
-    )
-    with store.read() as conn:
-        for run_id, params in conn.execute(query.order_by(workflow_runs.c.id)):
-            if table is None or json.loads(params).get("table") == table:
-                return int(run_id)
-    return None
-
-
 def claim_run(store: Store, run_id: int, *, exclusive: bool = False) -> RunInfo | None:
     """Make this process the run's owner. None when there is nothing to do: the run finished,
     or a live process holds it (a task delivered twice). A run whose owner died is taken over.

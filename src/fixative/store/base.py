@@ -25,7 +25,7 @@ from fixative.schemas import get_schema
 from fixative.schemas.types import SchemaType
 from fixative.store import history
 from fixative.store import tables as t
-from fixative.store.model import NewTable, TableInfo, check_table_name
+from fixative.store.model import TABLE_NAME_RE, NewTable, TableInfo, check_table_name
 
 TICK = timedelta(microseconds=1)
 
@@ -153,8 +153,8 @@ class Store:
         return info
 
     def find_table(self, name: str) -> TableInfo | None:
-        if not isinstance(name, str):
-            return None
+        if not isinstance(name, str) or TABLE_NAME_RE.fullmatch(name) is None:
+            return None  # no table has such a name (and NUL would upset PostgreSQL)
         with self.read() as conn:
             row = self._find_row(conn, name)
             if row is None:
