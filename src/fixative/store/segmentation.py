@@ -249,6 +249,9 @@ def write_columns(conn: sa.Connection, seg: SegmentationTable, data: pa.Table) -
         return
     if conn.dialect.name == "postgresql":
         _stage(conn, data)
+        # without statistics the planner takes the staged rows for many and merge-joins them
+        # with the whole table's primary key; counted, a few thousand rows use the index
+        conn.exec_driver_sql(f"ANALYZE pg_temp.{STAGE}")
         sets = ", ".join(f"{quote(n)} = s.{quote(n)}" for n in targets)
         conn.exec_driver_sql(
             f"UPDATE {quote(seg.name)} AS t SET {sets} FROM pg_temp.{STAGE} AS s WHERE t.id = s.id"
