@@ -96,12 +96,15 @@ class VersionRelation:
 
 
 def int_set(column: sa.ColumnElement[Any], values: Sequence[int], dialect: str) -> Any:
-    """``column IN values`` for ids: one BIGINT[] parameter on PostgreSQL (``= ANY``, which
-    probes the column's index)."""
+    """``column IN values`` for ids: ``= ANY('{...}'::bigint[])`` on PostgreSQL, which probes
+    the column's index. The array is a literal built from Python ints (nothing else can reach
+    it): a text parameter cast to bigint[] is not a plan-time constant, and where it landed in a
+    filter PostgreSQL parsed the whole array again for every row (9 s for 100 roots at 1M)."""
     if dialect == "postgresql":
         literal = "{" + ",".join(str(int(v)) for v in values) + "}"
-        array = sa.cast(sa.bindparam(None, literal, sa.Text()), ARRAY(sa.BigInteger()))
-        return column == sa.any_(array)
+        return column == sa.any_(
+            sa.literal_column(f"'{literal}'::bigint[]", ARRAY(sa.BigInteger()))
+        )
     return value_set(column, [int(v) for v in values], "int", dialect)
 
 
