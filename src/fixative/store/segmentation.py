@@ -31,6 +31,7 @@ from fixative.store.types import UtcDateTime
 I64 = npt.NDArray[np.int64]
 STAGE = "fixative_stage"
 COPY_BATCH_ROWS = 200_000
+INDEX_PROBE_ROWS = 100_000  # up to this many rows an update probes the primary key per row
 SQLITE_BATCH_ROWS = 100_000
 
 
@@ -249,13 +250,17 @@ def write_columns(conn: sa.Connection, seg: SegmentationTable, data: pa.Table) -
         return
     if conn.dialect.name == "postgresql":
         _stage(conn, data)
-        # without statistics the planner takes the staged rows for many and merge-joins them
-        # with the whole table's primary key; counted, a few thousand rows use the index
-        conn.exec_driver_sql(f"ANALYZE pg_temp.{STAGE}")
+        if data.num_rows <= INDEX_PROBE_ROWS:
+            # a chunk of rows is looked up by primary key; left to itself the planner (no
+            # statistics on the staged rows) merge-joined them with the whole table's index
+            conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+            conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
         sets = ", ".join(f"{quote(n)} = s.{quote(n)}" for n in targets)
         conn.exec_driver_sql(
             f"UPDATE {quote(seg.name)} AS t SET {sets} FROM pg_temp.{STAGE} AS s WHERE t.id = s.id"
         )
+        conn.exec_driver_sql("RESET enable_mergejoin")
+        conn.exec_driver_sql("RESET enable_hashjoin")
         return
     sets = ", ".join(f"{quote(n)} = ?" for n in targets)
     reordered = data.select([*targets, "id"])
