@@ -68,10 +68,10 @@ def create_app(
     app.url_map.strict_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_error_handlers(app)
+    if services is not None and services.authorizer is not None:
+        register_auth(app, services.authorizer)  # first: no token is a 401 whatever else is wrong
     app.before_request(_refuse_nul)
     if services is not None:
-        if services.authorizer is not None:
-            register_auth(app, services.authorizer)
         _register_read_side(app, services)
         _register_write_side(app, services)
         if graphs is None:
