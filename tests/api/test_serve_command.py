@@ -9,15 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from caveclient import CAVEclient
 
 from fixative.store import open_store
+from fixative.testing.server import wait_until_ready
 
 SYNAPSES = 300
 
@@ -74,16 +73,7 @@ def server(home: Path, request: pytest.FixtureRequest) -> Iterator[str]:
         said = [process.stdout.readline() for _ in range(2)]  # the auth mode, then the URL
         assert said[0].startswith("auth: none (bound to the loopback address only")
         assert url in said[1]
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/health/ready", timeout=5).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(url, process)
         yield url
     finally:
         process.send_signal(signal.SIGTERM)

@@ -44,15 +44,6 @@ def ww(backend: str, request: pytest.FixtureRequest) -> WriteWorld:
     return world
 
 
-def _state(ww: WriteWorld) -> dict[str, Any]:
-    """Every table with its visible ids: what an attack must leave as it was."""
-    now = utc_now()
-    return {
-        t.table_name: ww.store.annotations_at(t.table_name, now).column("id").to_pylist()
-        for t in ww.store.list_tables()
-    }
-
-
 # --- tokens ---
 
 
@@ -84,7 +75,7 @@ def test_revoked_token_stops_at_once(ww: WriteWorld) -> None:
     assert requests.get(ww.ann(), headers=headers, timeout=30).status_code == 200
     revoke_token(ww.store, info.id)
     assert info.id not in [t.id for t in list_tokens(ww.store)]
-    before = _state(ww)
+    before = ww.visible_ids()
     got = requests.post(
         ww.ann("/tags/annotations"),
         headers=headers,
@@ -94,18 +85,18 @@ def test_revoked_token_stops_at_once(ww: WriteWorld) -> None:
     assert got.status_code == 401
     assert "message" in got.json()
     assert requests.get(ww.ann(), headers=headers, timeout=30).status_code == 401
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
 
 
 def test_a_view_token_never_writes(ww: WriteWorld) -> None:
     """A POST that is a query needs only view; a POST that writes needs edit."""
-    before = _state(ww)
+    before = ww.visible_ids()
     body = {"annotations": [{"pt": {"position": [1, 2, 3]}, "tag": "v"}]}
     assert ww.call("POST", ww.ann("/tags/annotations"), "vera", json=body).status_code == 403
     # a path ending like a reading POST is still a write
     tricky = ww.ann("/query/annotations")
     assert ww.call("POST", tricky, "vera", json=body).status_code in (403, 404)
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
 
 
 # --- injection ---
@@ -113,7 +104,7 @@ def test_a_view_token_never_writes(ww: WriteWorld) -> None:
 
 @pytest.mark.parametrize("name", EVIL)
 def test_evil_table_names(ww: WriteWorld, name: str) -> None:
-    before = _state(ww)
+    before = ww.visible_ids()
     body = {
         "table_name": name,
         "schema_type": "bound_tag",
@@ -137,12 +128,12 @@ def test_evil_table_names(ww: WriteWorld, name: str) -> None:
     ):
         got = ww.call(method, url, "ada", **kw)
         assert 400 <= got.status_code < 500, (url, got.status_code, got.text[:200])
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
 
 
 @pytest.mark.parametrize("name", EVIL)
 def test_evil_table_names_on_the_read_side(ww: WriteWorld, name: str) -> None:
-    before = _state(ww)
+    before = ww.visible_ids()
     quoted = requests.utils.quote(name, safe="")
     live = {"table": name, "timestamp": utc_now().isoformat()}
     for method, url, kw in (
@@ -153,7 +144,7 @@ def test_evil_table_names_on_the_read_side(ww: WriteWorld, name: str) -> None:
     ):
         got = ww.call(method, url, "ada", **kw)
         assert 400 <= got.status_code < 500, (url, got.status_code, got.text[:200])
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
 
 
 def _live(ww: WriteWorld, who: str, **filters: Any) -> requests.Response:
@@ -172,10 +163,10 @@ def _live(ww: WriteWorld, who: str, **filters: Any) -> requests.Response:
     ],
 )
 def test_evil_columns_are_refused(ww: WriteWorld, filters: dict[str, Any]) -> None:
-    before = _state(ww)
+    before = ww.visible_ids()
     got = _live(ww, "vera", **filters)
     assert 400 <= got.status_code < 500, got.text[:300]
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
 
 
 @pytest.mark.parametrize(
@@ -193,16 +184,16 @@ def test_evil_columns_are_refused(ww: WriteWorld, filters: dict[str, Any]) -> No
 def test_evil_values_match_nothing(ww: WriteWorld, filters: dict[str, Any]) -> None:
     """Quotes and SQL in values are data: they match no row and break nothing; NUL, which
     PostgreSQL text cannot hold, is refused alike on both backends."""
-    before = _state(ww)
+    before = ww.visible_ids()
     body = {"table": "tags", "timestamp": utc_now().isoformat(), **filters}
     got = ww.call("POST", ww.mat("/query"), "alice", json=body, params={"return_pyarrow": "False"})
     if "\\u0000" in json.dumps(filters):
         assert got.status_code == 400, got.text[:300]
         assert "NUL" in got.json()["message"]
-        assert _state(ww) == before
+        assert ww.visible_ids() == before
         return
     assert got.status_code == 200, got.text[:300]
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
     frame = ww.client("alice").materialize.live_live_query("tags", utc_now(), **filters)
     assert len(frame) == 0
 
@@ -224,10 +215,10 @@ def test_a_plain_value_still_matches(ww: WriteWorld) -> None:
     ],
 )
 def test_evil_annotation_bodies(ww: WriteWorld, row: dict[str, Any]) -> None:
-    before = _state(ww)
+    before = ww.visible_ids()
     got = ww.call("POST", ww.ann("/tags/annotations"), "alice", json={"annotations": [row]})
     assert 400 <= got.status_code < 500, got.text[:300]
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
 
 
 def test_quotes_in_values_are_stored_as_written(ww: WriteWorld) -> None:
@@ -255,7 +246,7 @@ def test_quotes_in_values_are_stored_as_written(ww: WriteWorld) -> None:
 
 @pytest.mark.parametrize("bad", [2**63, 2**64, -1, 0, 1.5, "1", True, None])
 def test_out_of_range_ids_are_4xx(ww: WriteWorld, bad: Any) -> None:
-    before = _state(ww)
+    before = ww.visible_ids()
     url = ww.ann("/tags/annotations")
     row = {"id": bad, "pt": {"position": [1, 2, 3]}, "tag": "x"}
     calls: list[tuple[str, dict[str, Any]]] = [
@@ -267,7 +258,7 @@ def test_out_of_range_ids_are_4xx(ww: WriteWorld, bad: Any) -> None:
     for method, kw in calls:
         got = ww.call(method, url, "alice", **kw)
         assert 400 <= got.status_code < 500, (method, bad, got.status_code, got.text[:200])
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
 
 
 def _deep(depth: int) -> bytes:
@@ -276,11 +267,11 @@ def _deep(depth: int) -> bytes:
 
 
 def test_deeply_nested_values_are_4xx(ww: WriteWorld) -> None:
-    before = _state(ww)
+    before = ww.visible_ids()
     headers = {"Content-Type": "application/json"}
     got = ww.call("POST", ww.ann("/tags/annotations"), "alice", data=_deep(900), headers=headers)
     assert 400 <= got.status_code < 500, got.text[:200]
-    assert _state(ww) == before
+    assert ww.visible_ids() == before
 
 
 def test_json_nested_past_the_parser_is_4xx(ww: WriteWorld) -> None:

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import requests
 
 from fixative.auth.tokens import create_token
 from fixative.store import open_store
+from fixative.testing.server import wait_until_ready
 
 
 def _env(home: Path, auth: str) -> dict[str, str]:
@@ -66,16 +66,7 @@ def test_serves_any_address_with_tokens(tmp_path: Path) -> None:
         assert first.startswith("auth: tokens"), first
         assert f":{port}" in process.stdout.readline()
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/health/ready", timeout=5).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(url, process)
         assert requests.get(url + "/fixative/api/v1/runs", timeout=30).status_code == 401
         store = open_store(f"sqlite:///{home / 'live.sqlite'}")
         try:

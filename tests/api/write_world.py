@@ -19,6 +19,7 @@ from read_world import ReadWorld
 from fixative.api.app import create_app
 from fixative.api.services import Services, build_services
 from fixative.auth.tokens import add_to_group, create_token
+from fixative.clock import utc_now
 from fixative.demo import datastack
 from fixative.runner.records import RunInfo, list_runs
 from fixative.store import open_store
@@ -90,6 +91,14 @@ class WriteWorld:
         runner = self.services.runner
         assert runner is not None
         return [runner.wait(r.id, timeout) for r in list_runs(self.store, 500)]
+
+    def visible_ids(self) -> dict[str, list[int]]:
+        """Every table with its visible ids: what a refused request must leave as it was."""
+        now = utc_now()
+        return {
+            t.table_name: self.store.annotations_at(t.table_name, now).column("id").to_pylist()
+            for t in self.store.list_tables()
+        }
 
 
 def _make_tokens(world: WriteWorld) -> None:
