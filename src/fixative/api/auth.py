@@ -125,7 +125,14 @@ class Authorizer:
         from fixative.auth.permissions import may_read
 
         principal = current_principal()
-        return [t for t in tables if may_read(principal, datastack, t, self.owner_groups(t))]
+        groups: dict[str, frozenset[str]] = {}  # one lookup per owner, not per table
+        readable = []
+        for t in tables:
+            if t.user_id not in groups:
+                groups[t.user_id] = self.owner_groups(t)
+            if may_read(principal, datastack, t, groups[t.user_id]):
+                readable.append(t)
+        return readable
 
 
 def current_principal() -> Principal:
