@@ -18,6 +18,7 @@ def cli() -> Cli:
     def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, **env}
         full_env.pop("FIXATIVE_CONFIG", None)
+        full_env.pop("FIXATIVE_CELEGANS_DIR", None)  # the packaged copy, as a user has it
         return subprocess.run(
             [sys.executable, "-m", "fixative", *args],
             cwd=cwd,

@@ -1,13 +1,22 @@
-"""Read the C. elegans connectome shipped beside the project (Cook et al. 2019)."""
+"""Read the C. elegans connectome (Cook et al. 2019) that ships inside the package.
+
+The files live in ``fixative/demo/data/celegans`` (with their citation and licence) and are read
+through ``importlib.resources``, so an installed wheel, a clone or a container image all find
+them. ``FIXATIVE_CELEGANS_DIR`` names another folder holding the same two files."""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from fixative.errors import NotFound
+
+FILES = ("cells.csv", "chemical_synapses.csv")
 
 
 @dataclass(frozen=True)
@@ -25,29 +34,33 @@ class Connection:
     weight: int
 
 
-def data_dir() -> Path:
-    """``FIXATIVE_CELEGANS_DIR``, else ``shared/data/celegans`` beside the repository."""
+def data_dir() -> Traversable:
+    """``FIXATIVE_CELEGANS_DIR`` when set, else the copy inside the package."""
     env = os.environ.get("FIXATIVE_CELEGANS_DIR")
-    candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve()
-    candidates += [p / "shared" / "data" / "celegans" for p in here.parents]
-    candidates.append(Path.cwd().parent / "shared" / "data" / "celegans")
-    for path in candidates:
-        if (path / "cells.csv").is_file():
-            return path
-    raise NotFound(
-        "C. elegans data not found: set FIXATIVE_CELEGANS_DIR to the folder of cells.csv"
+    folder: Traversable = (
+        Path(env) if env else resources.files("fixative.demo").joinpath("data", "celegans")
     )
+    missing = [name for name in FILES if not folder.joinpath(name).is_file()]
+    if missing:
+        where = f"FIXATIVE_CELEGANS_DIR={env}" if env else "the installed package"
+        raise NotFound(f"C. elegans data not found: {', '.join(missing)} missing in {where}")
+    return folder
 
 
-def read_cells(path: Path | None = None) -> list[Cell]:
-    with open((path or data_dir()) / "cells.csv", newline="") as fh:
-        return [
-            Cell(r["cell"], r["sim_class"], r["wormatlas_class"], r["is_neuron"] == "1")
-            for r in csv.DictReader(fh)
-        ]
+def _rows(name: str, folder: Traversable | None) -> list[dict[str, str]]:
+    text = (folder or data_dir()).joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def read_connections(path: Path | None = None) -> list[Connection]:
-    with open((path or data_dir()) / "chemical_synapses.csv", newline="") as fh:
-        return [Connection(r["pre"], r["post"], int(r["weight"])) for r in csv.DictReader(fh)]
+def read_cells(folder: Traversable | None = None) -> list[Cell]:
+    return [
+        Cell(r["cell"], r["sim_class"], r["wormatlas_class"], r["is_neuron"] == "1")
+        for r in _rows("cells.csv", folder)
+    ]
+
+
+def read_connections(folder: Traversable | None = None) -> list[Connection]:
+    return [
+        Connection(r["pre"], r["post"], int(r["weight"]))
+        for r in _rows("chemical_synapses.csv", folder)
+    ]
