@@ -20,7 +20,7 @@ from rich.table import Table
 
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.chunkedgraph.port import ChunkedGraph
-from fixative.cli_workflows import print_versions
+from fixative.cli.versions import print_versions
 from fixative.clock import as_utc
 from fixative.config import Settings
 from fixative.demo import check, client_tour, datastack, history, install

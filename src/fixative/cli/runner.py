@@ -4,19 +4,19 @@ command line. ``submit`` goes to Celery when a broker is configured, else runs i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from fixative.cli.context import pass_ctx
 from fixative.errors import FixativeError
 
 if TYPE_CHECKING:
-    from fixative.cli import Context
+    from fixative.cli.context import Context
 
 
-def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
+def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--concurrency", type=click.IntRange(min=1), default=2, show_default=True)
     @click.option("--pool", type=click.Choice(["prefork", "threads", "solo"]), default="prefork")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
+from fixative.cli.context import pass_ctx
+
 if TYPE_CHECKING:
-    from fixative.cli import Context
+    from fixative.cli.context import Context
     from fixative.store import Store
 
 
@@ -25,7 +27,7 @@ def _store(ctx: Context) -> Iterator[Store]:
         store.dispose()
 
 
-def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
+def register(cli: click.Group) -> None:
     @cli.group()
     def token() -> None:
         """API tokens: each names a user, a datastack and a permission level on it."""

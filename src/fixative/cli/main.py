@@ -5,32 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from fixative.config import Settings, load_settings
+from fixative.cli.context import Context, pass_ctx
 from fixative.errors import FixativeError
-
-
-@dataclass
-class Context:
-    config_path: Path | None
-    debug: bool
-    console: Console
-    _settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
-
-
-pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group()
@@ -176,24 +158,14 @@ def tables(ctx: Context) -> None:
         store.dispose()
 
 
-def _register_workflow_commands() -> None:
-    from fixative import cli_workflows
+def _register_command_groups() -> None:
+    from fixative.cli import auth, runner, serve, status, versions, workflows
 
-    cli_workflows.register(cli, pass_ctx)
-    cli_workflows.register_versions(cli, pass_ctx)
-    cli_workflows.register_status(cli, pass_ctx)
-    from fixative import cli_serve
-
-    cli_serve.register(cli, pass_ctx)
-    from fixative import cli_runner
-
-    cli_runner.register(cli, pass_ctx)
-    from fixative import cli_auth
-
-    cli_auth.register(cli, pass_ctx)
+    for module in (workflows, versions, status, serve, runner, auth):
+        module.register(cli)
 
 
-_register_workflow_commands()
+_register_command_groups()
 
 
 def main() -> None:

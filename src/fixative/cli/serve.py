@@ -7,20 +7,21 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
+from fixative.cli.context import pass_ctx
+
 if TYPE_CHECKING:
     from fixative.api.services import Services
-    from fixative.cli import Context
+    from fixative.cli.context import Context
     from fixative.runner.schedule import EmbeddedScheduler
 
 MAX_WORKERS = 64
 
 
-def register(cli: click.Group, pass_ctx: Callable[..., Callable[..., None]]) -> None:
+def register(cli: click.Group) -> None:
     """Add ``fixative serve`` to the ``fixative`` group."""
 
     @cli.command()

@@ -1,0 +1,147 @@
+"""``fixative version create | list | expire`` and ``fixative materialize``: time-locked versions
+from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from fixative.cli.context import Context, parse_instant, pass_ctx, progress_bars, tee
+from fixative.clock import utc_now
+from fixative.runner.records import recorded
+from fixative.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _version_options(fn: F) -> F:
+    """DATASTACK, --at and --days-to-expire, shared by the commands that build versions."""
+    fn = click.option("--days-to-expire", type=click.IntRange(min=1), default=None)(fn)
+    fn = click.option(
+        "--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now."
+    )(fn)
+    return click.argument("datastack")(fn)
+
+
+def _build_version(
+    ctx: Context, datastack: str, when: tuple[str | None, int | None], *, complete_workflow: bool
+) -> None:
+    """Refresh every table to the instant and build a version; the complete workflow also holds
+    the datastack's lock and expires old versions afterwards."""
+    from fixative import bootstrap
+    from fixative.workflows.materialize import VersionRequest, complete, materialize
+
+    (at_text, days_to_expire), console = when, ctx.console
+    at, ds = parse_instant(at_text), ctx.settings.datastack(datastack)
+    kind = "materialize" if complete_workflow else "create_version"
+    params = {"at": at.isoformat(), "days_to_expire": days_to_expire}
+    store = bootstrap.live_store(ctx.settings)
+    try:
+        seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
+        with (
+            progress_bars(console) as bar,
+            recorded(store, kind, params, ds.name, exclusive=complete_workflow) as run,
+        ):
+            request = VersionRequest(
+                ds.name,
+                ds.aligned_volume,
+                at,
+                days_to_expire,
+                bar("ingest + update roots"),
+                tee(bar("version tables"), run),
+            )
+            if complete_workflow:
+                made, expired = complete(store, seg, cg, request, ds.min_versions_kept)
+            else:
+                made, expired = materialize(store, seg, cg, request), None
+        print_versions(console, store, ds.name, [made.version.version])
+        if expired is not None:
+            console.print(f"expired versions: {', '.join(map(str, expired.expired)) or 'none'}")
+    finally:
+        store.dispose()
+
+
+def register(cli: click.Group) -> None:
+    """``fixative version create | list | expire``."""
+
+    @cli.group()
+    def version() -> None:
+        """Time-locked versions of a datastack."""
+
+    @version.command("create")
+    @_version_options
+    @pass_ctx
+    def create(
+        ctx: Context, datastack: str, at_text: str | None, days_to_expire: int | None
+    ) -> None:
+        """Bring every table to the instant and build version N+1."""
+        _build_version(ctx, datastack, (at_text, days_to_expire), complete_workflow=False)
+
+    @cli.command()
+    @_version_options
+    @pass_ctx
+    def materialize(
+        ctx: Context, datastack: str, at_text: str | None, days_to_expire: int | None
+    ) -> None:
+        """The complete workflow under the datastack's lock: ingest, update roots, build a
+        version, expire old versions."""
+        _build_version(ctx, datastack, (at_text, days_to_expire), complete_workflow=True)
+
+    @version.command("list")
+    @click.argument("datastack")
+    @click.option("--expired", is_flag=True, help="Include expired and failed versions.")
+    @pass_ctx
+    def list_(ctx: Context, datastack: str, expired: bool) -> None:
+        """The datastack's versions with their tables and row counts."""
+        from fixative import bootstrap
+        from fixative.versions import list_versions
+
+        store = bootstrap.live_store(ctx.settings)
+        try:
+            numbers = [v.version for v in list_versions(store, datastack, include_expired=expired)]
+            print_versions(ctx.console, store, datastack, numbers)
+        finally:
+            store.dispose()
+
+    @version.command("expire")
+    @click.argument("datastack")
+    @pass_ctx
+    def expire(ctx: Context, datastack: str) -> None:
+        """Drop versions past their expiry (never the latest; at least min_versions_kept stay)."""
+        from fixative import bootstrap
+        from fixative.versions import expire_versions
+
+        ds = ctx.settings.datastack(datastack)
+        store = bootstrap.live_store(ctx.settings)
+        try:
+            done = expire_versions(store, ds.name, utc_now(), min_kept=ds.min_versions_kept)
+        finally:
+            store.dispose()
+        dropped = ", ".join(str(v) for v in done.expired) or "none"
+        ctx.console.print(f"expired versions: {dropped}; cleaned leftovers: {len(done.cleaned)}")
+
+
+def print_versions(console: Console, store: Store, datastack: str, numbers: list[int]) -> None:
+    from rich.table import Table
+
+    from fixative.versions import get_version, list_version_tables
+
+    table = Table("version", "time stamp (UTC)", "status", "expires", "tables (rows)")
+    for number in numbers:
+        info = get_version(store, datastack, number)
+        rows = (
+            ", ".join(
+                f"{t.table_name} ({t.row_count:,})"
+                for t in list_version_tables(store, datastack, number)
+            )
+            if info.status == "AVAILABLE"
+            else ""
+        )
+        expires = info.expires_on.strftime("%Y-%m-%d %H:%M") if info.expires_on else "never"
+        table.add_row(
+            str(number), info.time_stamp.strftime("%Y-%m-%d %H:%M:%S"), info.status, expires, rows
+        )
+    console.print(table)
