@@ -57,7 +57,7 @@ import sqlalchemy as sa
 from caveclient import CAVEclient
 
 from fixative.api.app import create_app
-from fixative.api.services import Services, make_engine
+from fixative.api.services import HttpServices, make_engine
 from fixative.config import DatastackSettings, Settings
 from fixative.query.columns import flat_columns
 from fixative.query.compile import VersionQuery
@@ -427,7 +427,7 @@ def setup(stack: ExitStack, args: argparse.Namespace) -> tuple[Bench, npt.NDArra
         f"{', kept' if args.keep else ''})"
     )
     home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-    services = Services(settings(store, name, home), store, lambda ds: None)  # type: ignore[arg-type,return-value]
+    services = HttpServices(settings(store, name, home), store, lambda ds: None)  # type: ignore[arg-type,return-value]
     services.engine = make_engine(services)
     stack.callback(services.close)
     url = stack.enter_context(serve(create_app(services=services)))

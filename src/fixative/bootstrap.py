@@ -14,7 +14,7 @@ from fixative.store import Store, TableInfo, open_store
 
 if TYPE_CHECKING:
     from fixative.runner.port import TaskRunner
-    from fixative.runner.services import Services
+    from fixative.services import Services
 
 
 def live_store(settings: Settings, clock: Clock = utc_now) -> Store:

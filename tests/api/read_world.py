@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fixative.api.app import create_app
-from fixative.api.services import Services, make_engine
+from fixative.api.services import HttpServices, make_engine
 from fixative.bootstrap import chunkedgraph
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.clock import as_utc
@@ -43,7 +43,7 @@ class ReadWorld:
     datastack: str = "demo"
     instants: dict[str, datetime] = field(default_factory=dict)
     url: str = ""
-    services: Services | None = None
+    services: HttpServices | None = None
 
     @property
     def graph(self) -> EmbeddedChunkedGraph:
@@ -191,7 +191,7 @@ def served_world(backend: str, home: Path, template: str | None) -> Iterator[Rea
         if backend == "postgres":
             stack.callback(_drop_versions, url)
         world = build_world(store, home)
-        services = Services(world.settings(), store, lambda ds: chunkedgraph(ds, store))
+        services = HttpServices(world.settings(), store, lambda ds: chunkedgraph(ds, store))
         services.engine = make_engine(services)
         stack.callback(services.close)
         world.services = services

@@ -17,7 +17,7 @@ import requests
 from read_world import ReadWorld, client
 
 from fixative.api.app import create_app
-from fixative.api.services import Services
+from fixative.api.services import HttpServices
 from fixative.query.engine import QueryEngine
 from fixative.testing.server import serve
 
@@ -306,7 +306,7 @@ def test_results_stream_in_batches(world: ReadWorld) -> None:
     chunks, and both still equal the oracle."""
     assert world.services is not None
     base = world.services
-    services = Services(base.settings, base.store, base.graph_factory)
+    services = HttpServices(base.settings, base.store, base.graph_factory)
     services.engine = QueryEngine(base.store, services.graph, batch_rows=97)
     want = world.rows_at("synapses", v(world, 3))
     path = f"/materialize/api/v3/datastack/{world.datastack}/version/3/table/synapses/query"

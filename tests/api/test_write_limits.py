@@ -31,10 +31,12 @@ def test_more_than_ten_thousand_annotations_is_413(ww: WriteWorld) -> None:
     assert len(body) < MAX_BODY * 3  # the count is refused, whatever the byte limit
     big = ww.services.settings.model_copy(update={"max_request_bytes": 10 * MAX_BODY})
     from fixative.api.app import create_app
-    from fixative.api.services import Services
+    from fixative.api.services import HttpServices
     from fixative.testing.server import serve
 
-    services = Services(big, ww.store, ww.services.graph_factory, authorizer=ww.services.authorizer)
+    services = HttpServices(
+        big, ww.store, ww.services.graph_factory, authorizer=ww.services.authorizer
+    )
     with serve(create_app(services=services)) as url:
         for method in ("POST", "PUT"):
             got = requests.request(

@@ -17,7 +17,7 @@ import requests
 from read_world import ReadWorld
 
 from fixative.api.app import create_app
-from fixative.api.services import Services, build_services
+from fixative.api.services import HttpServices, build_services
 from fixative.auth.tokens import add_to_group, create_token
 from fixative.clock import utc_now
 from fixative.demo import datastack
@@ -44,7 +44,7 @@ USERS = {
 @dataclass
 class WriteWorld:
     read: ReadWorld
-    services: Services
+    services: HttpServices
     url: str
     tokens: dict[str, str] = field(default_factory=dict)
 

@@ -24,7 +24,7 @@ from fixative.demo import datastack
 from fixative.runner.celery_app import CeleryRunner
 from fixative.runner.inline import InlineRunner
 from fixative.runner.records import SUCCEEDED
-from fixative.runner.services import Services
+from fixative.services import Services
 from fixative.store import Store
 from fixative.versions import list_versions
 from fixative.versions.tables import version_tables

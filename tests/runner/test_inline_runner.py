@@ -24,8 +24,8 @@ from fixative.runner.records import (
     get_run,
     submit_run,
 )
-from fixative.runner.services import Services
 from fixative.runner.tables import workflow_runs
+from fixative.services import Services
 from fixative.testing.failing_graph import failing_chunkedgraph
 from fixative.versions import list_versions
 
@@ -147,3 +147,24 @@ def test_a_failing_chunkedgraph_fails_the_run_and_publishes_nothing(
     assert run.traceback is not None
     assert "Transient" in run.traceback
     assert list_versions(world.store, world.stack, include_expired=True) == []
+
+
+def test_the_http_side_and_its_runner_share_one_composition(world: RunnerWorld) -> None:
+    """One process opens a datastack's chunkedgraph once: the in-process runner the API submits
+    to works on the very services the API reads from."""
+    from fixative.api.services import build_services
+
+    services = build_services(world.settings, world.store)
+    try:
+        assert isinstance(services.runner, InlineRunner)
+        assert services.runner.services is services
+        graph = services.graph(world.stack)
+        assert services.runner.services.chunkedgraph(world.stack) is graph
+        assert (
+            services.graph_by_table(world.settings.datastack(world.stack).pcg_table_name) is graph
+        )
+        run_id = services.runner.submit("update_roots", {}, world.stack)
+        assert services.runner.wait(run_id, timeout=60).status == SUCCEEDED
+        assert services.chunkedgraph(world.stack) is graph
+    finally:
+        services.close()

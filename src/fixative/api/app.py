@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter, Map
 from fixative.api.auth import register_auth
 from fixative.api.errors import register_error_handlers
 from fixative.api.segmentation import GraphLookup, InfoLookup, segmentation_blueprint
-from fixative.api.services import Services
+from fixative.api.services import HttpServices
 from fixative.errors import InvalidInput
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
@@ -56,7 +56,7 @@ def create_app(
     graphs: GraphLookup | None = None,
     graph_infos: InfoLookup | None = None,
     max_body_bytes: int | None = None,
-    services: Services | None = None,
+    services: HttpServices | None = None,
 ) -> Flask:
     app = Flask("fixative")
     app.url_map.converters.update(_converters())
@@ -81,7 +81,7 @@ def create_app(
     return app
 
 
-def _register_read_side(app: Flask, services: Services) -> None:
+def _register_read_side(app: Flask, services: HttpServices) -> None:
     from fixative.api.health import health_blueprint
     from fixative.api.info import info_blueprint
     from fixative.api.materialize import materialize_blueprint
@@ -97,7 +97,7 @@ def _register_read_side(app: Flask, services: Services) -> None:
     app.register_blueprint(openapi_blueprint())
 
 
-def _register_write_side(app: Flask, services: Services) -> None:
+def _register_write_side(app: Flask, services: HttpServices) -> None:
     """Annotation writes, chunkedgraph edits and workflow endpoints. They need the user the
     request runs as (auth), so they come with an authorizer; writes submit ingest runs when a
     runner is configured."""

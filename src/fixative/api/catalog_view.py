@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fixative.api.formats import cave_time
-from fixative.api.services import Services
+from fixative.api.services import HttpServices
 from fixative.errors import NotFound
 from fixative.versions import VersionInfo, VersionTable, get_version, list_version_tables
 from fixative.versions import list_versions as catalogue_versions
@@ -15,7 +15,7 @@ from fixative.versions import list_versions as catalogue_versions
 SHOWN = ("AVAILABLE", "EXPIRED")  # RUNNING and FAILED builds are never served
 
 
-def list_versions(services: Services, datastack: str, *, expired: bool) -> list[VersionInfo]:
+def list_versions(services: HttpServices, datastack: str, *, expired: bool) -> list[VersionInfo]:
     """AVAILABLE versions, plus EXPIRED ones when ``expired``, oldest first."""
     services.datastack(datastack)
     if not expired:
@@ -24,7 +24,7 @@ def list_versions(services: Services, datastack: str, *, expired: bool) -> list[
     return [v for v in found if v.status in SHOWN]
 
 
-def version(services: Services, datastack: str, number: int) -> VersionInfo:
+def version(services: HttpServices, datastack: str, number: int) -> VersionInfo:
     services.datastack(datastack)
     info = get_version(services.store, datastack, number)
     if info.status not in SHOWN:
@@ -32,19 +32,19 @@ def version(services: Services, datastack: str, number: int) -> VersionInfo:
     return info
 
 
-def _all_tables(services: Services, datastack: str, number: int) -> list[VersionTable]:
+def _all_tables(services: HttpServices, datastack: str, number: int) -> list[VersionTable]:
     version(services, datastack, number)
     return [t for t in list_version_tables(services.store, datastack, number) if t.valid]
 
 
-def version_tables(services: Services, datastack: str, number: int) -> list[VersionTable]:
+def version_tables(services: HttpServices, datastack: str, number: int) -> list[VersionTable]:
     """The version's tables this request's user may read."""
     tables = _all_tables(services, datastack, number)
     allowed = set(services.readable(datastack, [t.table_name for t in tables]))
     return [t for t in tables if t.table_name in allowed]
 
 
-def version_table(services: Services, datastack: str, number: int, table: str) -> VersionTable:
+def version_table(services: HttpServices, datastack: str, number: int, table: str) -> VersionTable:
     """One table of the version: 404 when it is not there, 403 when the user may not read it."""
     for t in _all_tables(services, datastack, number):
         if t.table_name == table:
@@ -54,7 +54,7 @@ def version_table(services: Services, datastack: str, number: int, table: str) -
 
 
 def table_metadata(
-    services: Services, datastack: str, number: int, table: VersionTable, table_id: int
+    services: HttpServices, datastack: str, number: int, table: VersionTable, table_id: int
 ) -> dict[str, Any]:
     """The live table's metadata overlaid with the version's row (what the version holds)."""
     ds = services.datastack(datastack)
@@ -103,7 +103,7 @@ def table_metadata(
     return meta
 
 
-def all_table_metadata(services: Services, datastack: str, number: int) -> list[dict[str, Any]]:
+def all_table_metadata(services: HttpServices, datastack: str, number: int) -> list[dict[str, Any]]:
     tables = _all_tables(services, datastack, number)
     allowed = set(services.readable(datastack, [t.table_name for t in tables]))
     return [
@@ -114,7 +114,7 @@ def all_table_metadata(services: Services, datastack: str, number: int) -> list[
 
 
 def one_table_metadata(
-    services: Services, datastack: str, number: int, table: str
+    services: HttpServices, datastack: str, number: int, table: str
 ) -> dict[str, Any]:
     for i, t in enumerate(_all_tables(services, datastack, number)):
         if t.table_name == table:

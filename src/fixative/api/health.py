@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify
 
 from fixative.api.errors import error_response
-from fixative.api.services import Services
+from fixative.api.services import HttpServices
 
 
-def health_blueprint(services: Services) -> Blueprint:
+def health_blueprint(services: HttpServices) -> Blueprint:
     bp = Blueprint("health", __name__)
 
     @bp.get("/health")

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from fixative.api.services import Services
+from fixative.api.services import HttpServices
 from fixative.config import DatastackSettings
 from fixative.errors import NotFound
 
@@ -26,7 +26,7 @@ def base_url() -> str:
 class Catalogue:
     """Aligned volumes (numbered 1.. in name order) and datastacks from the settings."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: HttpServices) -> None:
         self.datastacks = services.settings.datastacks
         names = sorted({ds.aligned_volume for ds in self.datastacks})
         self.volume_ids = {name: i + 1 for i, name in enumerate(names)}
@@ -79,7 +79,7 @@ class Catalogue:
         }
 
 
-def info_blueprint(services: Services) -> Blueprint:
+def info_blueprint(services: HttpServices) -> Blueprint:
     bp = Blueprint("info", __name__)
 
     @bp.get("/info/version")

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify
 
 from fixative.api import catalog_view as cat
 from fixative.api.formats import version_dict
-from fixative.api.services import Services
+from fixative.api.services import HttpServices
 from fixative.api.wire import bool_arg
 from fixative.errors import NotFound
 
@@ -48,7 +48,7 @@ def _table_warnings(meta: dict[str, Any]) -> list[str]:
     return [f"Table Owner Notice on {meta['table_name']}: {notice}"] if notice else []
 
 
-def materialize_blueprint(services: Services) -> Blueprint:
+def materialize_blueprint(services: HttpServices) -> Blueprint:
     bp = Blueprint("materialize", __name__)
 
     @bp.get("/materialize/api/versions")

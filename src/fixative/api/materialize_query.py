@@ -16,7 +16,7 @@ from fixative.api import catalog_view as cat
 from fixative.api.arrow import arrow_response, count_response, json_records_response
 from fixative.api.materialize import DS, VERSION, add_routes
 from fixative.api.query_body import join_spec, live_spec, simple_spec
-from fixative.api.services import QueryOutput, Services
+from fixative.api.services import HttpServices, QueryOutput
 from fixative.api.wire import bool_arg, json_body
 from fixative.errors import InvalidInput
 from fixative.query.spec import QuerySpec
@@ -70,7 +70,7 @@ class Flags:
         return json_records_response(result)
 
 
-def query_blueprint(services: Services) -> Blueprint:
+def query_blueprint(services: HttpServices) -> Blueprint:
     bp = Blueprint("materialize_query", __name__)
 
     def columns_of(table: str) -> set[str]:

@@ -1,12 +1,11 @@
 """What the HTTP layer needs, built once by the entry point and handed to ``create_app``: the
-settings, the live store, a chunkedgraph per datastack, and the query engine. Nothing here is
-global; tests build one per world."""
+composition object (``fixative.services.Services``) with the query engine, the authorizer and the
+task runner. Nothing here is global; tests build one per world."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -14,11 +13,11 @@ import pyarrow as pa
 
 from fixative.api.auth import Authorizer
 from fixative.chunkedgraph.port import ChunkedGraph
-from fixative.config import DatastackSettings, Settings
+from fixative.config import Settings
 from fixative.errors import NotFound
 from fixative.query.spec import QuerySpec
 from fixative.runner.port import TaskRunner
-from fixative.segmentation.port import SegmentationSource
+from fixative.services import Services
 from fixative.store import Store
 
 
@@ -46,55 +45,18 @@ class QueryRunner(Protocol):
     def close(self) -> None: ...
 
 
-GraphFactory = Callable[[DatastackSettings], ChunkedGraph]
-
-
 @dataclass
-class Services:
-    """The read side's dependencies. ``graph_factory`` opens a datastack's chunkedgraph the first
-    time it is needed (opening one may read the database), then it is kept."""
+class HttpServices(Services):
+    """The HTTP side's dependencies: the one composition object (settings, store, chunkedgraphs,
+    volumes) with the query engine, the authorizer and the task runner added."""
 
-    settings: Settings
-    store: Store
-    graph_factory: GraphFactory
     engine: QueryRunner | None = None
     authorizer: Authorizer | None = None  # None: no checks (the local user may do anything)
     runner: TaskRunner | None = None  # None: writes do not trigger ingest
-    _graphs: dict[str, ChunkedGraph] = field(default_factory=dict, repr=False)
-    _segmentations: dict[str, SegmentationSource] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def datastack(self, name: str) -> DatastackSettings:
-        return self.settings.datastack(name)
 
     def graph(self, datastack: str) -> ChunkedGraph:
         """The chunkedgraph of a configured datastack (NotFound for unknown names)."""
-        ds = self.datastack(datastack)
-        with self._lock:
-            graph = self._graphs.get(ds.name)
-            if graph is None:
-                graph = self.graph_factory(ds)
-                self._graphs[ds.name] = graph
-            return graph
-
-    def graph_by_table(self, table_id: str) -> ChunkedGraph:
-        """The chunkedgraph published at ``/segmentation/table/{table_id}``."""
-        for ds in self.settings.datastacks:
-            if ds.pcg_table_name == table_id:
-                return self.graph(ds.name)
-        raise NotFound(f"chunkedgraph table {table_id!r} does not exist")
-
-    def segmentation_by_table(self, table_id: str) -> SegmentationSource:
-        """The volume of the datastack whose chunkedgraph is ``table_id``."""
-        from fixative import bootstrap
-
-        for ds in self.settings.datastacks:
-            if ds.pcg_table_name == table_id:
-                with self._lock:
-                    if ds.name not in self._segmentations:
-                        self._segmentations[ds.name] = bootstrap.segmentation_source(ds)
-                    return self._segmentations[ds.name]
-        raise NotFound(f"chunkedgraph table {table_id!r} does not exist")
+        return self.chunkedgraph(datastack)
 
     def require_read(self, datastack: str, table: str) -> None:
         """403 unless this request's user may read ``table`` (a table dropped from the live
@@ -123,41 +85,37 @@ class Services:
         return self.engine
 
     def close(self) -> None:
+        """Stops the engine and the runner; the store stays open for whoever opened it."""
         if self.engine is not None:
             self.engine.close()
         if self.runner is not None:
             self.runner.close()
 
 
-def build_services(settings: Settings, store: Store | None = None) -> Services:
+def build_services(settings: Settings, store: Store | None = None) -> HttpServices:
     """The production wiring: the live store from the settings, chunkedgraphs from
     ``bootstrap.chunkedgraph`` and the query engine over them."""
     from fixative import bootstrap
 
     live = store if store is not None else bootstrap.live_store(settings)
 
-    def open_graph(ds: DatastackSettings) -> ChunkedGraph:
-        return bootstrap.chunkedgraph(ds, live)
-
-    services = Services(settings, live, open_graph)
+    services = HttpServices(settings, live)
     services.engine = make_engine(services)
     services.authorizer = Authorizer(live, settings, settings.auth)
     services.runner = make_runner(services)
     return services
 
 
-def make_runner(services: Services) -> TaskRunner:
+def make_runner(services: HttpServices) -> TaskRunner:
     """The task runner the workflow endpoints and writes submit to: Celery workers when a
-    broker is configured, else a thread pool in this process sharing the live store."""
+    broker is configured, else a thread pool in this process sharing these services (and so
+    their chunkedgraphs)."""
     from fixative import bootstrap
-    from fixative.runner.services import Services as RunnerServices
 
-    return bootstrap.task_runner(
-        services.settings, RunnerServices(services.settings, services.store)
-    )
+    return bootstrap.task_runner(services.settings, services)
 
 
-def make_engine(services: Services) -> QueryRunner:
+def make_engine(services: HttpServices) -> QueryRunner:
     """The query engine over the services' store and chunkedgraphs."""
     from fixative.query.engine import QueryEngine
 

@@ -74,7 +74,7 @@ def register(cli: click.Group) -> None:
         """Submit a workflow run (ingest, update_roots, create_version, materialize, expire) to
         the task runner; with --wait, follow its progress to the end."""
         from fixative import bootstrap
-        from fixative.runner.services import Services
+        from fixative.services import Services
 
         settings = ctx.settings
         settings.datastack(datastack)  # a clear error before anything is recorded

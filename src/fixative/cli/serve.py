@@ -14,7 +14,7 @@ import click
 from fixative.cli.context import pass_ctx
 
 if TYPE_CHECKING:
-    from fixative.api.services import Services
+    from fixative.api.services import HttpServices
     from fixative.cli.context import Context
     from fixative.runner.schedule import EmbeddedScheduler
 
@@ -70,7 +70,7 @@ def _check_auth(ctx: Context, host: str) -> None:
     )
 
 
-def _scheduler(ctx: Context, services: Services) -> EmbeddedScheduler | None:
+def _scheduler(ctx: Context, services: HttpServices) -> EmbeddedScheduler | None:
     """The datastacks' schedules run here when there is no broker (Celery beat's job
     otherwise)."""
     from fixative.runner.schedule import EmbeddedScheduler, scheduled_tasks

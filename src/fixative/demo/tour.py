@@ -28,9 +28,9 @@ from fixative.demo.datastack import DATASTACK
 from fixative.demo.progress import ProgressReport
 from fixative.runner.inline import InlineRunner
 from fixative.runner.records import get_run
-from fixative.runner.services import Services
 from fixative.segmentation.port import SegmentationSource
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
+from fixative.services import Services
 from fixative.store import Store
 from fixative.versions import list_versions, open_version
 from fixative.workflows.refresh import refresh_table

@@ -22,7 +22,7 @@ from fixative.runner.execute import execute
 from fixative.runner.port import poll_until_finished, record_submission
 from fixative.runner.records import RunInfo, finish_run
 from fixative.runner.schedule import beat_schedule
-from fixative.runner.services import Services
+from fixative.services import Services
 from fixative.store import Store
 
 RUN_TASK = "fixative.run"

@@ -16,8 +16,8 @@ from fixative.runner.records import (
     get_run,
     heartbeat,
 )
-from fixative.runner.services import Services
 from fixative.runner.tasks import task_kind
+from fixative.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 from fixative.runner.execute import execute
 from fixative.runner.port import poll_until_finished, record_submission
 from fixative.runner.records import RunInfo
-from fixative.runner.services import Services
+from fixative.services import Services
 
 
 class InlineRunner:

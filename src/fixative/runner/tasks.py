@@ -15,7 +15,7 @@ from typing import Any
 
 from fixative.clock import as_utc
 from fixative.errors import InvalidInput
-from fixative.runner.services import Services
+from fixative.services import Services
 from fixative.workflows.progress import Report, RunOptions
 
 Summary = dict[str, Any]
