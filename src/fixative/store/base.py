@@ -6,6 +6,7 @@ differs (engine set-up, the spatial index, bulk writes, box queries).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ class Store:
         self.clock = clock
         self._md = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
+        self._tables_lock = threading.Lock()  # the cache and ``_md`` are shared by threads
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -118,7 +120,8 @@ class Store:
             )
             if schema.has_segmentation and spec.pcg_table_name:
                 self._create_segmentation_table(conn, spec, schema, now, existing)
-        self._tables.pop(spec.table_name, None)
+        with self._tables_lock:
+            self._tables.pop(spec.table_name, None)
         return self.get_table(spec.table_name)
 
     def _create_segmentation_table(
@@ -211,6 +214,13 @@ class Store:
         cached = self._tables.get(name)
         if cached is not None:
             return cached
+        with self._tables_lock:  # two first requests must not both define ``name`` in ``_md``
+            cached = self._tables.get(name)
+            if cached is None:
+                cached = self._tables[name] = self._define_table(conn, name)
+            return cached
+
+    def _define_table(self, conn: sa.Connection, name: str) -> sa.Table:
         meta = t.annotation_table_metadata
         row = self._find_row(conn, name)
         if row is not None:
@@ -226,7 +236,6 @@ class Store:
                 sa.select(meta).where(meta.c.table_name == seg.annotation_table)
             ).one()
             table = t.segmentation_table(self._md, name, get_schema(ann.schema_type))
-        self._tables[name] = table
         return table
 
     def table_object(self, name: str) -> sa.Table:
