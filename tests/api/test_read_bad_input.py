@@ -193,3 +193,16 @@ def test_unknown_view(world: ReadWorld) -> None:
     response = _post(world, V3 + "/version/3/views/myview/query", {})
     assert response.status_code == 404
     assert "myview" in response.json()["message"]
+
+
+@pytest.mark.parametrize("version", [2**31, 2**31 - 1, -(2**31) - 1, -(2**63), 2**63 - 1])
+def test_version_numbers_outside_the_column_are_404(world: ReadWorld, version: int) -> None:
+    """The version column is 32-bit: larger numbers name no version (PostgreSQL answered 500)."""
+    base = world.url + V3.format(ds=world.datastack) + f"/version/{version}"
+    for path in ("", "/tables", "/tables/metadata", "/table/synapses/metadata"):
+        response = requests.get(base + path, timeout=30, allow_redirects=False)
+        assert response.status_code == 404, (path, response.text)
+        assert str(version) in response.json()["message"]
+    response = _post(world, V3 + f"/version/{version}/table/synapses/query", {})
+    assert response.status_code == 404
+    assert str(version) in response.json()["message"]

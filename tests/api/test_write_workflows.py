@@ -109,3 +109,5 @@ def test_run_status_and_progress(ww: WriteWorld) -> None:
     for bad in ("0", "501", "x", "-1"):
         assert ww.call("GET", ww.flow("/runs"), "ada", params={"limit": bad}).status_code == 400
     assert ww.call("GET", ww.flow("/runs/999999"), "ada").status_code == 404
+    for huge in (2**63, 2**64 - 1):  # past the signed 64-bit id column: no run, not a 500
+        assert ww.call("GET", ww.flow(f"/runs/{huge}"), "ada").status_code == 404

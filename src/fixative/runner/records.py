@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fixative.errors import Conflict, NotFound
+from fixative.ids import INT64_MAX
 from fixative.runner.tables import workflow_runs
 from fixative.store import Store
 
@@ -270,6 +271,8 @@ def list_runs(store: Store, limit: int = 20) -> list[RunInfo]:
 
 
 def get_run(store: Store, run_id: int) -> RunInfo:
+    if not 0 < run_id <= INT64_MAX:  # a signed 64-bit column: larger numbers name no run
+        raise NotFound(f"workflow run {run_id} does not exist")
     with store.read() as conn:
         row = conn.execute(sa.select(workflow_runs).where(workflow_runs.c.id == run_id)).first()
     if row is None:

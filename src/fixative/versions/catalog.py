@@ -14,6 +14,9 @@ from fixative.versions.tables import version_tables, versions
 from fixative.versions.target import target_for
 
 
+VERSION_MIN, VERSION_MAX = -(2**31), 2**31 - 1  # ``versions.version`` is an INTEGER
+
+
 def info_of(row: sa.Row[Any]) -> VersionInfo:
     return VersionInfo(
         id=row.id,
@@ -44,6 +47,10 @@ def list_versions(
 
 
 def find_version(store: Store, datastack: str, version: int) -> VersionInfo | None:
+    """The version's row, or None; a number outside the column's 32-bit range is no version
+    (asked as it is, PostgreSQL refuses the comparison with an overflow error)."""
+    if not VERSION_MIN <= int(version) <= VERSION_MAX:
+        return None
     query = sa.select(versions).where(
         versions.c.datastack == check_datastack(datastack), versions.c.version == int(version)
     )
