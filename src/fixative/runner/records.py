@@ -4,8 +4,6 @@ and the error with its traceback when it fails."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 import traceback
@@ -21,6 +19,7 @@ from fixative.errors import Conflict, NotFound
 from fixative.ids import INT64_MAX
 from fixative.runner.tables import workflow_runs
 from fixative.store import Store
+from fixative.versions.builders import builder_id, builder_is_dead
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED"
 PROGRESS_EVERY_S = 0.5
@@ -56,19 +55,14 @@ class RunInfo:
         return self.status in (SUCCEEDED, FAILED)
 
     def claim_is_dead(self, now: datetime) -> bool:
-        """A RUNNING claim whose process is gone (same host) or silent for too long."""
-        from fixative.versions.build import builder_is_dead
-
+        """A RUNNING claim whose process is known to be gone (``builders.builder_is_dead``: its
+        PID namespace or its network namespace is ours) or silent for too long."""
         if self.status != RUNNING:
             return False
         if builder_is_dead(self.builder):
             return True
         beat = self.heartbeat or self.started_at or self.created_at
         return now - beat > STALE_AFTER
-
-
-def builder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class RunProgress:

@@ -4,8 +4,6 @@ partial database; an interrupted build is found and cleaned by ``recover_version
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ from fixative.errors import Conflict, InvalidInput
 from fixative.store.base import Store
 from fixative.store.model import TableInfo
 from fixative.store.types import sqlite_time
+from fixative.versions.builders import builder_id, builder_is_dead
 from fixative.versions.catalog import info_of
 from fixative.versions.flat import FlatTable, plan_table
 from fixative.versions.model import (
@@ -33,10 +32,6 @@ from fixative.versions.tables import version_tables, versions
 from fixative.versions.target import VersionTarget, target_for
 
 ERROR_MAX = 4000
-
-
-def builder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def create_version(
@@ -215,22 +210,6 @@ def _mark_failed(store: Store, version_id: int, error: str) -> None:
             .where(versions.c.id == version_id, versions.c.status == RUNNING)
             .values(status=FAILED, valid=False, error=error[:ERROR_MAX])
         )
-
-
-def builder_is_dead(builder: str | None) -> bool:
-    """True when the builder ran on this host under a pid that no longer exists."""
-    if not builder or ":" not in builder:
-        return False
-    host, _, pid_text = builder.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def recover_versions(
