@@ -63,8 +63,13 @@ class Store:
         cfg = Config()
         cfg.set_main_option("script_location", str(files("fixative.store") / "migrations"))
         with self.write() as conn:
+            self._serialize_migrations(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def _serialize_migrations(self, conn: sa.Connection) -> None:
+        """Hold off other processes' migrations until this transaction ends (SQLite's write
+        transaction already does: BEGIN IMMEDIATE)."""
 
     def dispose(self) -> None:
         self.engine.dispose()

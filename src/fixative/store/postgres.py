@@ -62,12 +62,21 @@ def copy_type(column: sa.Column[Any]) -> pgcopy.PgType:
     return "int8"  # the id variant type is BIGINT here
 
 
+MIGRATION_LOCK_KEY = 0x46495841  # "FIXA": the advisory lock that serializes migrations
+
+
 class PostgresStore(Store):
     dialect_name = "postgresql"
 
     @classmethod
     def open(cls, url: str, clock: Clock = utc_now) -> PostgresStore:
         return cls(postgres_engine(url), clock)
+
+    def _serialize_migrations(self, conn: sa.Connection) -> None:
+        """Every process migrates the database it opens (the API's, each worker's, the
+        migration job's): a transaction-scoped advisory lock lets one upgrade at a time, and
+        the others then find the schema at head."""
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
     def _decorate_annotation_table(self, table: sa.Table, schema: SchemaType) -> None:
         for p in schema.points:
