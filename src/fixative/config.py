@@ -24,6 +24,8 @@ from fixative.errors import SettingsError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CRON_FIELDS = 5
+IDENTIFIER_MAX = 63  # PostgreSQL's longest identifier (a version database's name)
+VERSION_SUFFIX_MAX = len("__mat") + 10  # "__mat{N}", N an up to 10-digit integer
 
 
 def _check_name(value: str, what: str) -> str:
@@ -140,6 +142,9 @@ class Settings(BaseSettings):
     # "tokens": every request needs an API token (fixative token create); "none": the local
     # user may do everything, and fixative serve then only binds to the loopback address
     auth: Literal["none", "tokens"] = "none"
+    # prepended to every version database's name ({prefix}{datastack}__mat{N}), so services
+    # sharing one PostgreSQL server (or one versions directory) keep their versions apart
+    version_database_prefix: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -154,6 +159,29 @@ class Settings(BaseSettings):
         if value and not re.match(r"^(redis|rediss|memory)://", value):
             raise ValueError(f"broker_url {value!r} must be a redis:// URL")
         return value
+
+    @field_validator("version_database_prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        if value and not NAME_RE.fullmatch(value):
+            raise ValueError(
+                f"version_database_prefix {value!r} must start with a lowercase letter and hold "
+                "only a-z, 0-9 and _"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _version_names_fit(self) -> Settings:
+        """``{prefix}{datastack}__mat{N}`` must stay a PostgreSQL identifier for every N."""
+        room = IDENTIFIER_MAX - VERSION_SUFFIX_MAX - len(self.version_database_prefix)
+        longest = max((ds.name for ds in self.datastacks), key=len, default="x")
+        if self.version_database_prefix and len(longest) > room:
+            raise ValueError(
+                f"version_database_prefix {self.version_database_prefix!r} is too long: with "
+                f"datastack {longest!r} the version databases' names would pass "
+                f"{IDENTIFIER_MAX} characters"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_datastacks(self) -> Settings:

@@ -86,3 +86,20 @@ def test_toml_syntax_error(tmp_path: Path) -> None:
     path.write_text("home = [unterminated")
     with pytest.raises(SettingsError):
         load_settings(path)
+
+
+def test_version_database_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fixative.toml"
+    path.write_text(TOML.format(home=tmp_path))
+    assert load_settings(path).version_database_prefix == ""
+    monkeypatch.setenv("FIXATIVE_VERSION_DATABASE_PREFIX", "lab_a_")
+    assert load_settings(path).version_database_prefix == "lab_a_"
+    for bad in ("Lab", "lab-a", "_lab", "lab a", "l" * 64):
+        monkeypatch.setenv("FIXATIVE_VERSION_DATABASE_PREFIX", bad)
+        with pytest.raises(SettingsError, match="version_database_prefix"):
+            load_settings(path)
+    monkeypatch.setenv("FIXATIVE_VERSION_DATABASE_PREFIX", "p" * 45)  # + "demo__mat{N}" > 63
+    with pytest.raises(SettingsError, match=r"version_database_prefix .* too long"):
+        load_settings(path)
+    monkeypatch.setenv("FIXATIVE_VERSION_DATABASE_PREFIX", "p" * 44)
+    assert load_settings(path).version_database_prefix == "p" * 44

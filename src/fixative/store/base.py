@@ -35,6 +35,9 @@ class Store:
     """A live database. Subclasses: ``SqliteStore`` and ``PostgresStore``."""
 
     dialect_name = ""
+    # the namespace of this live database's version databases on a shared server (the
+    # ``version_database_prefix`` setting; ``fixative.versions.database_name`` applies it)
+    version_database_prefix = ""
 
     def __init__(self, engine: sa.Engine, clock: Clock = utc_now) -> None:
         self.engine = engine

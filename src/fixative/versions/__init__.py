@@ -18,6 +18,7 @@ from fixative.versions.model import (
     VersionOptions,
     VersionTable,
     database_name,
+    version_of_database,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "list_versions",
     "open_version",
     "recover_versions",
+    "version_of_database",
 ]

@@ -135,12 +135,13 @@ def _start(
                 "(recover_versions cleans an interrupted build)"
             )
         last = conn.execute(sa.select(sa.func.max(versions.c.version)).where(mine)).scalar()
-        name = database_name(datastack, (last or 0) + 1)
+        name = database_name(datastack, (last or 0) + 1, store.version_database_prefix)
         if target.exists(name):
             raise Conflict(f"a database {name!r} exists that no version of this catalogue made")
         values = {
             "datastack": datastack,
             "version": (last or 0) + 1,
+            "database": name,
             "time_stamp": at,
             "created": now,
             "expires_on": expires,

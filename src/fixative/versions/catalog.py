@@ -9,10 +9,15 @@ import sqlalchemy as sa
 
 from fixative.errors import Conflict, NotFound
 from fixative.store.base import Store
-from fixative.versions.model import AVAILABLE, VersionInfo, VersionTable, check_datastack
+from fixative.versions.model import (
+    AVAILABLE,
+    VersionInfo,
+    VersionTable,
+    check_datastack,
+    database_name,
+)
 from fixative.versions.tables import version_tables, versions
 from fixative.versions.target import target_for
-
 
 VERSION_MIN, VERSION_MAX = -(2**31), 2**31 - 1  # ``versions.version`` is an INTEGER
 
@@ -31,6 +36,8 @@ def info_of(row: sa.Row[Any]) -> VersionInfo:
         parent_version=row.parent_version,
         error=row.error,
         builder=row.builder,
+        # rows from before names were recorded (migration 0007) were built without a prefix
+        database=row.database or database_name(row.datastack, row.version),
     )
 
 

@@ -20,6 +20,7 @@ EXPIRED: Status = "EXPIRED"
 DATASTACK_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 DATASTACK_MAX = 48  # "{datastack}__mat{N}" must fit PostgreSQL's 63-character identifiers
 IDENTIFIER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+IDENTIFIER_MAX = 63
 
 Report = Callable[[int, int], None]
 
@@ -35,14 +36,37 @@ def check_datastack(name: object) -> str:
 
 def quote(identifier: str) -> str:
     """A double-quoted identifier, refusing anything that is not a plain lowercase name."""
-    if not IDENTIFIER_RE.fullmatch(identifier) or len(identifier) > 63:
+    if not IDENTIFIER_RE.fullmatch(identifier) or len(identifier) > IDENTIFIER_MAX:
         raise InvalidInput(f"identifier {identifier!r} is not allowed")
     return f'"{identifier}"'
 
 
-def database_name(datastack: str, version: int) -> str:
-    """``{datastack}__mat{N}``: the PostgreSQL database, or the SQLite file's stem."""
-    return f"{check_datastack(datastack)}__mat{int(version)}"
+def database_name(datastack: str, version: int, prefix: str = "") -> str:
+    """``{prefix}{datastack}__mat{N}``: the PostgreSQL database, or the SQLite file's stem. The
+    only place the name is made; builds record it in the catalogue, and everything after reads
+    it from there (``VersionInfo.database``), so expiry and recovery drop only what was made."""
+    if prefix and not IDENTIFIER_RE.fullmatch(prefix):
+        raise InvalidInput(
+            f"version database prefix {prefix!r} must start with a lowercase letter and hold "
+            "only a-z, 0-9 and _"
+        )
+    name = f"{prefix}{check_datastack(datastack)}__mat{int(version)}"
+    if len(name) > IDENTIFIER_MAX:
+        raise InvalidInput(
+            f"version database name {name!r} is longer than PostgreSQL's {IDENTIFIER_MAX} "
+            "characters: shorten the version_database_prefix or the datastack name"
+        )
+    return name
+
+
+def version_of_database(name: str, datastack: str, prefix: str = "") -> int | None:
+    """The version number when ``name`` is ``database_name(datastack, N, prefix)``, else None
+    (a database of another datastack, another prefix, or no version at all)."""
+    head = f"{prefix}{datastack}__mat"
+    number = name[len(head) :] if name.startswith(head) else ""
+    if not (number.isascii() and number.isdigit()) or number != str(int(number)):
+        return None
+    return int(number)
 
 
 def _no_report(done: int, total: int) -> None:
@@ -81,10 +105,7 @@ class VersionInfo:
     parent_version: int | None
     error: str | None
     builder: str | None
-
-    @property
-    def database(self) -> str:
-        return database_name(self.datastack, self.version)
+    database: str  # the version database (or SQLite file stem), as recorded when it was built
 
     def metadata_dict(self) -> dict[str, Any]:
         """The version metadata caveclient reads (ISO strings for instants)."""

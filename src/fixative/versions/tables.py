@@ -2,7 +2,9 @@
 
 - ``versions``: one row per version of a datastack, numbered 1, 2, ... per datastack and never
   reused (failed and expired rows stay). ``time_stamp`` is the instant T the version holds;
-  ``builder`` names the process that builds it (``host:pid``) so an interrupted build can be found.
+  ``builder`` names the process that builds it (``host:pid``) so an interrupted build can be found;
+  ``database`` is the version database's name as built (migration ``0007``; null on older rows,
+  which were all named ``{datastack}__mat{N}``).
 - ``version_tables``: the tables of a version with their row counts, written in the same
   transaction that makes the version AVAILABLE. It holds a few rows per version, so it has no
   index of its own (an index here would also show as a difference wherever the metadata is
@@ -31,6 +33,7 @@ versions = sa.Table(
     sa.Column("parent_version", sa.BigInteger),
     sa.Column("error", sa.Text),
     sa.Column("builder", sa.String(128)),
+    sa.Column("database", sa.String(63)),
     sa.UniqueConstraint("datastack", "version", name="uq_versions_datastack_version"),
 )
 
