@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -230,17 +231,66 @@ _CONFIG_OVERRIDE: list[Path | None] = [None]
 
 
 def active_config_path() -> Path | None:
+    return _config_choice()[0]
+
+
+def _config_choice() -> tuple[Path | None, str]:
+    """The settings file and what chose it (``--config``, ``FIXATIVE_CONFIG``, or where it was
+    found), or (None, "")."""
     explicit = _CONFIG_OVERRIDE[0]
     if explicit is not None:
-        return explicit
+        return explicit, "--config"
     env = os.environ.get("FIXATIVE_CONFIG")
     if env:
-        return Path(env)
+        return Path(env), "FIXATIVE_CONFIG"
     home = Path(os.environ.get("FIXATIVE_HOME", ".fixative"))
-    for candidate in (Path("fixative.toml"), home / "fixative.toml"):
+    for candidate, where in (
+        (Path("fixative.toml"), "./"),
+        (home / "fixative.toml", "$FIXATIVE_HOME/"),
+    ):
         if candidate.is_file():
-            return candidate
-    return None
+            return candidate, f"found as {where}fixative.toml"
+    return None, ""
+
+
+@dataclass(frozen=True)
+class SettingsSources:
+    """Where the settings in effect come from: the file read (None: defaults and environment
+    only), what chose it, and the ``FIXATIVE_*`` variables that set a setting (they win over
+    the file)."""
+
+    path: Path | None
+    chosen_by: str
+    environment: tuple[str, ...]
+
+
+def settings_sources(config_path: Path | str | None = None) -> SettingsSources:
+    """What ``load_settings(config_path)`` reads, without reading the settings themselves."""
+    path: Path | None
+    if config_path is not None:
+        path, chosen_by = Path(config_path), "--config"
+    else:
+        path, chosen_by = _config_choice()
+    prefix = (Settings.model_config.get("env_prefix") or "").upper()
+    variables = sorted(
+        name
+        for name in os.environ
+        if name.upper().startswith(prefix)
+        and name[len(prefix) :].lower().split("__")[0] in Settings.model_fields
+    )
+    return SettingsSources(path, chosen_by, tuple(variables))
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^@/?#\s]+@", re.IGNORECASE)
+_SECRET_PARAMETER = re.compile(
+    r"(?P<head>[?&][a-z_]*(?:password|passwd|secret|token|key)=)[^&#\s]+", re.IGNORECASE
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the passwords of URLs in it, and secret-looking query parameters, as ***."""
+    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    return _SECRET_PARAMETER.sub(r"\g<head>***", text)
 
 
 def _key_of(loc: tuple[int | str, ...]) -> str:

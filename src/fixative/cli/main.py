@@ -24,6 +24,7 @@ from fixative.errors import FixativeError
     help="TOML settings file (default: $FIXATIVE_CONFIG, ./fixative.toml).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="fixative", message="fixative %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     """Fixative: time-locked connectome annotations."""
@@ -159,9 +160,9 @@ def tables(ctx: Context) -> None:
 
 
 def _register_command_groups() -> None:
-    from fixative.cli import auth, runner, serve, status, versions, workflows
+    from fixative.cli import auth, config, runner, serve, status, versions, workflows
 
-    for module in (workflows, versions, status, serve, runner, auth):
+    for module in (workflows, versions, status, serve, runner, auth, config):
         module.register(cli)
 
 
