@@ -169,7 +169,7 @@ def test_version_commands(tmp_path: Path, cli: Cli) -> None:
     assert len(lines) == 4
     assert "FAILED" in lines[0]  # newest first: the refused earlier instant
     assert all("SUCCEEDED" in line for line in lines[1:])
-    failed_id = lines[0].split()[1]
+    failed_id = lines[0].split()[0]
     detail = cli(["status", "--run", failed_id], tmp_path, **env)
     assert "Traceback" in detail.stdout
     assert "Conflict" in detail.stdout

@@ -48,7 +48,20 @@ class RunInfo:
 
     @property
     def seconds(self) -> float | None:
+        """Submitted to finished: the whole wait of whoever submitted the run."""
         return (self.finished_at - self.created_at).total_seconds() if self.finished_at else None
+
+    @property
+    def queued_seconds(self) -> float | None:
+        """Submitted to started (by its last attempt); None until a process claims it."""
+        return (self.started_at - self.created_at).total_seconds() if self.started_at else None
+
+    @property
+    def run_seconds(self) -> float | None:
+        """Started (by its last attempt) to finished; None until both happened."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
 
     @property
     def finished(self) -> bool:
