@@ -1,7 +1,8 @@
 """The annotation service at CAVE's paths (``/annotation/api/v2/aligned_volume/{av}/...``):
 create and list tables, table metadata and counts, and annotations posted (at most
 ``MAX_ANNOTATIONS`` per call; new ids returned), read by id, updated (old id -> new id) and
-deleted. Every write checks the user's table write permission first and writes nothing when it
+deleted. A write sent with an ``Idempotency-Key`` header is done once: a retry gets the
+first answer. Every write checks the user's table write permission first and writes nothing when it
 fails; after a write the ingest workflow is submitted so new rows get supervoxel and root ids."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from flask import Blueprint, Response, jsonify, request
 from fixative.api.auth import Authorizer, current_principal
 from fixative.api.wire import json_body
 from fixative.errors import InvalidInput, NotFound, PayloadTooLarge
+from fixative.idempotency.once import Request as IdempotentRequest
+from fixative.idempotency.once import run_once
 from fixative.schemas.records import to_records
 from fixative.store import NewTable, Store, TableInfo
 from fixative.store.model import PERMISSIONS, TABLE_NAME_RE
@@ -216,13 +219,30 @@ def annotation_blueprint(
         readable(aligned_volume, table)
         return jsonify(store.count_at(table, store.clock()))
 
+    def once(write: Callable[[], Any]) -> Response:
+        """``write()`` answered as JSON; with an ``Idempotency-Key`` header, a retry of the
+        same request gets the first answer back and writes nothing."""
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return jsonify(write())
+        asked = IdempotentRequest.of(
+            current_principal().user_id, key, request.method, request.path, request.get_data()
+        )
+        answer = run_once(store, asked, write)
+        response = jsonify(answer.body)
+        response.status_code = answer.status
+        if answer.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
+
     @bp.post(f"{PREFIX}/table/<table>/annotations")
     def post_annotations(aligned_volume: str, table: str) -> Response:
         datastack, _ = writable(aligned_volume, table)
         rows = _annotations(json_body())
-        ids = store.insert_annotations(table, rows)
-        after_write(datastack, table)
-        return jsonify([int(i) for i in ids])
+        response = once(lambda: [int(i) for i in store.insert_annotations(table, rows)])
+        if "Idempotent-Replayed" not in response.headers:
+            after_write(datastack, table)
+        return response
 
     @bp.get(f"{PREFIX}/table/<table>/annotations")
     def get_annotations(aligned_volume: str, table: str) -> Response:
@@ -237,9 +257,14 @@ def annotation_blueprint(
         for n, row in enumerate(rows):
             if isinstance(row, dict) and "id" in row:
                 _id(row["id"], f"annotations[{n}].id")
-        mapping = store.update_annotations(table, rows)
-        after_write(datastack, table)
-        return jsonify({str(old): int(new) for old, new in mapping.items()})
+        response = once(
+            lambda: {
+                str(old): int(new) for old, new in store.update_annotations(table, rows).items()
+            }
+        )
+        if "Idempotent-Replayed" not in response.headers:
+            after_write(datastack, table)
+        return response
 
     @bp.delete(f"{PREFIX}/table/<table>/annotations")
     def delete_annotations(aligned_volume: str, table: str) -> Response:
@@ -251,6 +276,6 @@ def annotation_blueprint(
         if len(ids) > MAX_ANNOTATIONS:
             raise PayloadTooLarge(f"at most {MAX_ANNOTATIONS:,} ids per call")
         ids = [_id(i, f"annotation_ids[{n}]") for n, i in enumerate(ids)]
-        return jsonify([int(i) for i in store.delete_annotations(table, ids)])
+        return once(lambda: [int(i) for i in store.delete_annotations(table, ids)])
 
     return bp

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from importlib.resources import files
 from typing import Any
@@ -29,6 +30,10 @@ from fixative.store import tables as t
 from fixative.store.model import TABLE_NAME_RE, NewTable, TableInfo, check_table_name
 
 TICK = timedelta(microseconds=1)
+# the transaction of a ``Store.shared_write`` block, per thread (and per task)
+_SHARED_WRITE: ContextVar[tuple[Store, sa.Connection] | None] = ContextVar(
+    "fixative_shared_write", default=None
+)
 
 
 class Store:
@@ -50,11 +55,27 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
-        """A write transaction (one writer at a time per SQLite file)."""
+        """A write transaction (one writer at a time per SQLite file). Inside ``shared_write``
+        on the same thread, it is that transaction."""
+        shared = _SHARED_WRITE.get()
+        if shared is not None and shared[0] is self:
+            yield shared[1]
+            return
         with self.engine.connect() as conn:
             conn = conn.execution_options(fixative_write=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def shared_write(self) -> Iterator[sa.Connection]:
+        """A write transaction that the store's own writes inside it join, so a caller can
+        commit its rows and theirs together (idempotent requests: the write and its answer)."""
+        with self.write() as conn:
+            token = _SHARED_WRITE.set((self, conn))
+            try:
+                yield conn
+            finally:
+                _SHARED_WRITE.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

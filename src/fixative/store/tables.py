@@ -57,9 +57,10 @@ segmentation_table_metadata = sa.Table(
 
 def all_metadata() -> sa.MetaData:
     """The shared metadata with every module's tables registered (chunkedgraph, versions,
-    workflow runs, tokens)."""
+    workflow runs, tokens, idempotency keys)."""
     import fixative.auth.tables
     import fixative.chunkedgraph.tables
+    import fixative.idempotency.tables
     import fixative.runner.tables
     import fixative.versions.tables  # noqa: F401
 

@@ -1,0 +1,2 @@
+"""Idempotent writes: a client that retries a write with the same ``Idempotency-Key`` gets the
+first answer back instead of a second write (``once.run_once``)."""
