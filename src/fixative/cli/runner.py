@@ -10,10 +10,15 @@ import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from fixative.cli.context import pass_ctx
-from fixative.errors import FixativeError
+from fixative.config import redact
+from fixative.errors import FixativeError, Transient
 
 if TYPE_CHECKING:
     from fixative.cli.context import Context
+    from fixative.runner.celery_app import CeleryRunner
+
+PING_TIMEOUT_S = 1.0  # how long workers have to answer a ping
+RECHECK_EVERY_S = 15.0  # how often a QUEUED run's follower asks again
 
 
 def register(cli: click.Group) -> None:
@@ -61,6 +66,12 @@ def register(cli: click.Group) -> None:
     @click.option("--table", default=None, help="Only this table (ingest, update_roots).")
     @click.option("--days-to-expire", type=click.IntRange(min=1), default=None)
     @click.option("--wait/--no-wait", default=True, show_default=True)
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Stop following after this many seconds (the run goes on).",
+    )
     @pass_ctx
     def submit(
         ctx: Context,
@@ -70,9 +81,11 @@ def register(cli: click.Group) -> None:
         table: str | None,
         days_to_expire: int | None,
         wait: bool,
+        timeout: float | None,
     ) -> None:
         """Submit a workflow run (ingest, update_roots, create_version, materialize, expire) to
-        the task runner; with --wait, follow its progress to the end."""
+        the task runner; with --wait, follow its progress to the end. With a broker, says so when
+        no worker answers (the run then stays QUEUED until one starts)."""
         from fixative import bootstrap
         from fixative.services import Services
 
@@ -84,16 +97,54 @@ def register(cli: click.Group) -> None:
         try:
             run_id = runner.submit(kind, {k: v for k, v in params.items() if v}, datastack)
             ctx.console.print(f"run {run_id}: {kind} of {datastack} submitted")
+            watch = _WorkerWatch(runner, settings.broker_url, run_id)
+            watch.check()
             if wait:
-                _follow(ctx, services, run_id)
+                _follow(ctx, services, run_id, timeout, watch)
         finally:
             runner.close()
             services.close()
 
 
-def _follow(ctx: Context, services: Any, run_id: int) -> None:
+class _WorkerWatch:
+    """Whether any Celery worker answers (the inline runner always has one: this process); says
+    so once each time none does."""
+
+    def __init__(self, runner: object, broker_url: str, run_id: int) -> None:
+        self.runner: CeleryRunner | None = None
+        if broker_url:  # celery is imported only then
+            from fixative.runner.celery_app import CeleryRunner
+
+            self.runner = runner if isinstance(runner, CeleryRunner) else None
+        self.broker_url, self.run_id = broker_url, run_id
+        self.checked_at = time.monotonic()
+        self.answered = True
+
+    def check(self) -> None:
+        if self.runner is None:
+            return
+        self.checked_at = time.monotonic()
+        answered = bool(self.runner.workers(PING_TIMEOUT_S))
+        if self.answered and not answered:
+            click.echo(
+                f"warning: no worker answers on {redact(self.broker_url)}: start one with "
+                f"`fixative worker` (run {self.run_id} stays QUEUED until one does)",
+                err=True,
+            )
+        self.answered = answered
+
+    def recheck(self, status: str) -> None:
+        """While the run waits, ask again every ``RECHECK_EVERY_S``."""
+        if status == "QUEUED" and time.monotonic() - self.checked_at >= RECHECK_EVERY_S:
+            self.check()
+
+
+def _follow(
+    ctx: Context, services: Any, run_id: int, timeout: float | None, watch: _WorkerWatch
+) -> None:
     from fixative.runner.records import get_run
 
+    deadline = None if timeout is None else time.monotonic() + timeout
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -112,6 +163,12 @@ def _follow(ctx: Context, services: Any, run_id: int) -> None:
             )
             if run.finished:
                 break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Transient(
+                    f"run {run_id} is still {run.status} after {timeout:g} s; it goes on "
+                    f"(fixative status --run {run_id})"
+                )
+            watch.recheck(run.status)
             time.sleep(0.25)
     if run.status != "SUCCEEDED":
         raise FixativeError(f"run {run_id} {run.status}: {run.error}")

@@ -99,5 +99,14 @@ class CeleryRunner:
     def wait(self, run_id: int, timeout: float | None = None) -> RunInfo:
         return poll_until_finished(self.store, run_id, timeout)
 
+    def workers(self, timeout_s: float = 1.0) -> list[str]:
+        """The workers that answer a ping on the broker within ``timeout_s``: with none, what
+        is submitted waits on the broker (QUEUED) until one starts."""
+        try:
+            replies = self.app.control.ping(timeout=timeout_s) or []
+        except Exception:  # an unreachable broker: nobody can answer
+            return []
+        return sorted(name for reply in replies for name in reply)
+
     def close(self) -> None:
         self.app.close()
