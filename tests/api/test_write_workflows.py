@@ -67,6 +67,7 @@ def test_caveclient_ingest_path(ww: WriteWorld) -> None:
         ("nope", {}),
         ("create_version", {"at": "yesterday"}),
         ("create_version", {"at": "2999-01-01T00:00:00"}),
+        ("update_roots", {"at": "2999-01-01T00:00:00"}),
         ("create_version", {"days_to_expire": 0}),
         ("create_version", {"days_to_expire": "3"}),
         ("create_version", {"days_to_expire": True}),

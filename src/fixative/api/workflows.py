@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from fixative.api.auth import current_principal
 from fixative.api.wire import json_body
-from fixative.clock import as_utc
+from fixative.clock import as_utc, refuse_future
 from fixative.config import Settings
 from fixative.errors import Forbidden, InvalidInput
 from fixative.runner.port import TaskRunner
@@ -63,9 +63,7 @@ def check_params(
     if unknown:
         raise InvalidInput(f"workflow {kind!r} takes no parameter(s) {', '.join(unknown)}")
     if params.get("at") is not None:
-        at = as_utc(params["at"])
-        if at > store.clock():
-            raise InvalidInput(f"at={at.isoformat()} is in the future")
+        refuse_future(as_utc(params["at"]), store.clock(), "at")
     days = params.get("days_to_expire")
     if days is not None and (
         isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fixative.clock import as_utc, utc_now
+from fixative.clock import as_utc, refuse_future, utc_now
 from fixative.config import Settings, load_settings
 
 
@@ -37,8 +37,10 @@ pass_ctx = click.make_pass_decorator(Context)
 Report = Callable[[int, int], None]
 
 
-def parse_instant(value: str | None) -> datetime:
-    return as_utc(value) if value else utc_now()
+def parse_instant(value: str | None, option: str = "--at") -> datetime:
+    """An ISO instant up to now (a later one is refused before anything is written), or now."""
+    now = utc_now()
+    return refuse_future(as_utc(value), now, option) if value else now
 
 
 @contextmanager

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import click
 
 from fixative.cli.context import Context, Report, parse_instant, pass_ctx, progress_bars, tee
-from fixative.clock import as_utc
 from fixative.config import DatastackSettings, Settings
 from fixative.errors import InvalidInput
 from fixative.runner.records import recorded
@@ -154,7 +153,11 @@ def register(cli: click.Group) -> None:
         settings, console = ctx.settings, ctx.console
         pairs = dict(_pair(m) for m in mapping) or None
         request = UploadRequest(
-            table, list(files), pairs, start_id, as_utc(roots_valid_at) if roots_valid_at else None
+            table,
+            list(files),
+            pairs,
+            start_id,
+            parse_instant(roots_valid_at, "--roots-valid-at") if roots_valid_at else None,
         )
         store = bootstrap.live_store(settings)
         try:

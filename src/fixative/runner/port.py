@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from fixative.clock import utc_now
+from fixative.clock import as_utc, refuse_future, utc_now
 from fixative.errors import Transient
 from fixative.runner.records import RunInfo, get_run, submit_run
 from fixative.runner.tasks import task_kind
@@ -33,13 +33,17 @@ def prepare_params(
     kind: str, params: Mapping[str, Any], datastack: str | None, now: datetime | None = None
 ) -> dict[str, Any]:
     """Check the kind and fix the instant at submission: a redelivered task redoes the same
-    work, not work at a later "now"."""
+    work, not work at a later "now". An instant after now is refused here, before the run is
+    recorded."""
     task = task_kind(kind)
     fixed = dict(params)
+    now = now or utc_now()
     if datastack is not None:
         fixed["datastack"] = datastack
     if task.needs_at and fixed.get("at") is None:
-        fixed["at"] = (now or utc_now()).isoformat()
+        fixed["at"] = now.isoformat()
+    elif fixed.get("at") is not None:
+        refuse_future(as_utc(fixed["at"]), now, "at")
     return fixed
 
 

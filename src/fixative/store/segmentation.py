@@ -316,3 +316,10 @@ def set_last_updated(
         meta.update().where(meta.c.table_name == seg.name, guard).values(last_updated=at)
     )
     return bool(result.rowcount)
+
+
+def forget_last_updated(conn: sa.Connection, seg: SegmentationTable) -> None:
+    """Declare the table's root ids valid at no known instant, so the next root update resolves
+    every row (the one way back from roots valid at a later instant than wanted)."""
+    meta = t.segmentation_table_metadata
+    conn.execute(meta.update().where(meta.c.table_name == seg.name).values(last_updated=None))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from fixative.clock import refuse_future
 from fixative.errors import Conflict, InvalidInput
 from fixative.store import Store, TableInfo
 from fixative.store.bulkload import NewRows, write_new_rows
@@ -62,6 +63,8 @@ def bulk_upload(
     store: Store, request: UploadRequest, report: Report = ignore_progress
 ) -> UploadResult:
     """Upload the files; ``report(rows done, total rows or 0 if unknown)`` after each chunk."""
+    if request.roots_valid_at is not None:
+        refuse_future(request.roots_valid_at, store.clock(), "roots_valid_at")
     info = store.get_table(request.table)
     prepared = _prepare(info, request)
     total = prepared.files.total_rows or 0

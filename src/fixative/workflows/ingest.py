@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from fixative.chunkedgraph.port import ChunkedGraph
+from fixative.clock import await_instant, refuse_future
 from fixative.errors import Conflict, InvalidInput
 from fixative.ids import to_int64
 from fixative.segmentation.port import SegmentationSource
@@ -48,11 +49,14 @@ class IngestResult:
     points_without_supervoxel: int
 
 
-def linked_table(info: TableInfo, at: datetime) -> SegmentationTable:
-    """The table's segmentation layout, refusing instants its stored roots are already past:
-    roots written at T must stay valid at some instant at or after ``last_updated``."""
+def linked_table(info: TableInfo, at: datetime, now: datetime) -> SegmentationTable:
+    """The table's segmentation layout, refusing instants later than ``now`` (beyond the clock
+    skew allowed) and instants its stored roots are already past: roots written at T must stay
+    valid at some instant at or after ``last_updated``. Every ingest and root update passes
+    here before it writes anything."""
     if at.tzinfo is None:
         raise InvalidInput(f"instant {at!r} has no time zone; use aware UTC datetimes")
+    refuse_future(at, now)
     last = info.last_updated_at
     if last is not None and at < last:
         raise Conflict(
@@ -66,7 +70,8 @@ def plan_ingest(
     store: Store, table: str, at: datetime, chunk_rows: int = DEFAULT_CHUNK_ROWS
 ) -> list[IdRange]:
     """Id ranges holding at most ``chunk_rows`` annotations to ingest at ``at`` each."""
-    links = linked_table(store.get_table(table), at)
+    await_instant(at, store.clock)
+    links = linked_table(store.get_table(table), at, store.clock())
     with store.read() as conn:
         return _unlinked_ranges(conn, links, at, chunk_rows)
 
@@ -81,7 +86,7 @@ def ingest_chunk(
 ) -> IngestCount:
     """Link the annotations of ``id_range`` that still lack segmentation rows."""
     info = store.get_table(table)
-    links = linked_table(info, at)
+    links = linked_table(info, at, store.clock())
     with store.read() as conn:
         ids, positions, present = read_unlinked(conn, links, id_range, at)
     if ids.size == 0:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fixative.chunkedgraph.port import ChunkedGraph
+from fixative.clock import await_instant
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store
 from fixative.versions import (
@@ -40,7 +41,11 @@ class Materialized:
 def materialize(
     store: Store, seg: SegmentationSource, cg: ChunkedGraph, request: VersionRequest
 ) -> Materialized:
-    """Refresh every table with bound points to ``request.at``, then create the version."""
+    """Refresh every table with bound points to ``request.at``, then create the version. An
+    instant after now is refused before any table is touched (a version cannot be built at it,
+    and the tables would be left holding roots valid only in the future); one a few seconds
+    ahead (clock skew) is waited for."""
+    await_instant(request.at, store.clock, "the version instant")
     refreshed: dict[str, TableRefresh] = {}
     for info in store.list_tables(aligned_volume=request.aligned_volume):
         if info.segmentation_table is None:

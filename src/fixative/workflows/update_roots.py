@@ -24,6 +24,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from fixative.chunkedgraph.port import ChunkedGraph
+from fixative.clock import await_instant
 from fixative.ids import to_int64, to_uint64
 from fixative.schemas.types import PointField
 from fixative.store import Store
@@ -31,6 +32,7 @@ from fixative.store.segmentation import (
     IdRange,
     SegmentationTable,
     count_holders,
+    forget_last_updated,
     read_holders,
     read_supervoxels,
     segmentation_ranges,
@@ -113,8 +115,9 @@ def plan_update_roots(
     store: Store, cg: ChunkedGraph, table: str, at: datetime, chunk_rows: int = DEFAULT_CHUNK_ROWS
 ) -> RootUpdatePlan:
     """The chunks that bring ``table``'s root ids from its ``last_updated`` to ``at``."""
+    await_instant(at, store.clock)
     info = store.get_table(table)
-    links = linked_table(info, at)
+    links = linked_table(info, at, store.clock())
     since = info.last_updated_at
     chunks: list[RootChunk] = []
     with store.read() as conn:
@@ -158,7 +161,7 @@ def update_roots_chunk(
     store: Store, cg: ChunkedGraph, table: str, chunk: RootChunk, at: datetime
 ) -> int:
     """Re-resolve the rows of one chunk at ``at``; returns how many were rewritten."""
-    links = linked_table(store.get_table(table), at)
+    links = linked_table(store.get_table(table), at, store.clock())
     points: tuple[PointField, ...]
     with store.read() as conn:
         if isinstance(chunk, ExpiredRoots):
@@ -192,7 +195,7 @@ def run_update_roots(
         touched += update_roots_chunk(store, cg, plan.table, chunk, plan.until)
         done += chunk.rows
         report(done, plan.rows)
-    links = linked_table(store.get_table(plan.table), plan.until)
+    links = linked_table(store.get_table(plan.table), plan.until, store.clock())
     with store.write() as conn:
         set_last_updated(conn, links, plan.until)
     return RootUpdateResult(
@@ -211,3 +214,20 @@ def update_roots(
     options = options or RunOptions()
     plan = plan_update_roots(store, cg, table, at, options.chunk_rows)
     return run_update_roots(store, cg, plan, options.report)
+
+
+def reresolve_roots(
+    store: Store,
+    cg: ChunkedGraph,
+    table: str,
+    at: datetime,
+    options: RunOptions | None = None,
+) -> RootUpdateResult:
+    """Every row's root ids resolved afresh at ``at`` from its supervoxels, whatever instant the
+    table held them at: also an earlier one, which ``update_roots`` refuses (e.g. roots once
+    moved to an instant that has not come yet). The table first forgets its ``last_updated``, so
+    an interrupted run leaves it to be resolved in full by the next root update."""
+    links = SegmentationTable.of(store.get_table(table))
+    with store.write() as conn:
+        forget_last_updated(conn, links)
+    return update_roots(store, cg, table, at, options)

@@ -1,0 +1,172 @@
+"""``fixative doctor``'s checks: states of a datastack that block its workflows and that nothing
+else repairs, found as typed findings and, when asked, repaired.
+
+- ``FutureRoots``: a table whose root ids are declared valid at an instant after now (an
+  update-roots or ingest run at a future instant, before such instants were refused). Every
+  workflow at "now" is then refused as earlier than the table. Repair: every row's root ids are
+  resolved afresh at now from its supervoxels (``reresolve_roots``).
+- ``StuckVersion``: a version left RUNNING by a build whose process died; it blocks every new
+  version of the datastack. Repair: ``recover_versions`` drops its partial database and marks it
+  FAILED.
+- ``DeadRun``: a run RUNNING under a dead owner, or QUEUED for longer than the broker would wait
+  before redelivering it (``task_visibility_timeout``): nothing will finish it. Repair: it is
+  marked FAILED, so its record says so (submit it again to redo the work).
+
+Roots and versions are only repaired while no live run works on the datastack."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from fixative.runner.records import FAILED, QUEUED, RUNNING, RunInfo, get_run
+from fixative.runner.tables import workflow_runs
+from fixative.runner.tasks import RECOVER_GRACE
+from fixative.services import Services
+from fixative.versions import list_versions, recover_versions
+from fixative.versions.builders import builder_is_dead
+from fixative.workflows.update_roots import reresolve_roots
+
+
+@dataclass(frozen=True)
+class FutureRoots:
+    table: str
+    valid_at: datetime
+
+    def describe(self) -> str:
+        return (
+            f"table {self.table!r} holds root ids valid at {self.valid_at.isoformat()}, in the "
+            "future: every workflow at an earlier instant is refused"
+        )
+
+
+@dataclass(frozen=True)
+class StuckVersion:
+    version: int
+    builder: str | None
+    created_at: datetime
+
+    def describe(self) -> str:
+        return (
+            f"version {self.version} is RUNNING since {self.created_at.isoformat()} but its "
+            f"builder ({self.builder or 'unknown'}) is gone: no new version can be built"
+        )
+
+
+@dataclass(frozen=True)
+class DeadRun:
+    run_id: int
+    kind: str
+    status: str
+    created_at: datetime
+
+    def describe(self) -> str:
+        why = "its process died" if self.status == RUNNING else "no worker ever took it"
+        return (
+            f"run {self.run_id} ({self.kind}) is {self.status} since "
+            f"{self.created_at.isoformat()} but {why}: it will never finish"
+        )
+
+
+Finding = FutureRoots | StuckVersion | DeadRun
+
+
+@dataclass(frozen=True)
+class Repair:
+    finding: Finding
+    repaired: bool
+    note: str
+
+
+def examine(services: Services, datastack: str, now: datetime) -> list[Finding]:
+    """What blocks ``datastack``'s workflows at ``now``, dead runs first."""
+    ds = services.datastack(datastack)
+    found: list[Finding] = [
+        DeadRun(r.id, r.kind, r.status, r.created_at)
+        for r in _open_runs(services, ds.name)
+        if _run_is_dead(r, now, timedelta(seconds=services.settings.task_visibility_timeout))
+    ]
+    found.extend(
+        StuckVersion(v.version, v.builder, v.created_at)
+        for v in list_versions(services.store, ds.name, include_expired=True)
+        if v.status == RUNNING and _build_is_dead(v.builder, v.created_at, now)
+    )
+    found.extend(
+        FutureRoots(t.table_name, t.last_updated_at)
+        for t in services.store.list_tables(aligned_volume=ds.aligned_volume)
+        if t.segmentation_table is not None
+        and t.last_updated_at is not None
+        and t.last_updated_at > now
+    )
+    return found
+
+
+def repair(
+    services: Services, datastack: str, findings: Sequence[Finding], now: datetime
+) -> list[Repair]:
+    """Repair ``findings`` (from ``examine``) in order: dead runs, then, unless a live run still
+    works on the datastack, stuck versions and future roots."""
+    done = [_fail_run(services, f, now) for f in findings if isinstance(f, DeadRun)]
+    busy = [r for r in _open_runs(services, datastack) if not _run_is_dead(r, now, None)]
+    rest = [f for f in findings if not isinstance(f, DeadRun)]
+    if busy:
+        note = f"run {busy[0].id} ({busy[0].kind}) is working on {datastack!r}; repair after it"
+        return done + [Repair(f, False, note) for f in rest]
+    stuck = [f for f in rest if isinstance(f, StuckVersion)]
+    if stuck:
+        recovered = {
+            v.version
+            for v in recover_versions(services.store, grace=RECOVER_GRACE, now=now)
+            if v.datastack == datastack
+        }
+        done += [
+            Repair(f, f.version in recovered, "partial database dropped, marked FAILED")
+            for f in stuck
+        ]
+    for f in rest:
+        if isinstance(f, FutureRoots):
+            result = reresolve_roots(services.store, services.chunkedgraph(datastack), f.table, now)
+            note = f"{result.rows_touched:,} root ids re-resolved, valid at {now.isoformat()}"
+            done.append(Repair(f, True, note))
+    return done
+
+
+def _build_is_dead(builder: str | None, created_at: datetime, now: datetime) -> bool:
+    """What ``recover_versions`` recovers: a build past the grace, or whose builder died."""
+    return created_at <= now - RECOVER_GRACE or builder_is_dead(builder)
+
+
+def _open_runs(services: Services, datastack: str) -> list[RunInfo]:
+    """The datastack's runs (and those of no datastack) that are QUEUED or RUNNING."""
+    runs = workflow_runs
+    query = sa.select(runs.c.id).where(
+        runs.c.status.in_((QUEUED, RUNNING)),
+        sa.or_(runs.c.datastack == datastack, runs.c.datastack.is_(None)),
+    )
+    with services.store.read() as conn:
+        ids = list(conn.execute(query.order_by(runs.c.id)).scalars())
+    return [get_run(services.store, i) for i in ids]
+
+
+def _run_is_dead(run: RunInfo, now: datetime, queued_for: timedelta | None) -> bool:
+    """RUNNING under a dead owner, or (with ``queued_for``) QUEUED for longer than that."""
+    if run.status == RUNNING:
+        return run.claim_is_dead(now)
+    return queued_for is not None and run.created_at < now - queued_for
+
+
+def _fail_run(services: Services, finding: DeadRun, now: datetime) -> Repair:
+    """FAILED, unless the run moved on since it was examined."""
+    runs = workflow_runs
+    error = f"{finding.describe()} (marked FAILED by fixative doctor)"
+    with services.store.write() as conn:
+        changed = conn.execute(
+            runs.update()
+            .where(runs.c.id == finding.run_id, runs.c.status == finding.status)
+            .values(status=FAILED, error=error, finished=now)
+        ).rowcount
+    note = "marked FAILED; submit it again to redo its work" if changed else "it moved on"
+    return Repair(finding, bool(changed), note)
