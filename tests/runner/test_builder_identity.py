@@ -9,16 +9,20 @@ import shutil
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
-from fixative.runner.records import RUNNING, claim_run, submit_run
+from fixative.runner.records import RUNNING, STALE_AFTER, claim_run, submit_run
 from fixative.runner.tables import workflow_runs
 from fixative.store import Store
+from fixative.versions import get_version, recover_versions
 from fixative.versions.builders import ProcessIdentity, builder_id, builder_is_dead, parse_builder
+from fixative.versions.tables import versions
 
 PRINT_ID_AND_WAIT = (
     "import sys; from fixative.versions.builders import builder_id; "
@@ -171,3 +175,37 @@ def test_a_run_whose_owner_died_in_another_pid_namespace_is_taken_over(store: St
     assert claimed is not None
     assert claimed.attempts == 2
     assert claimed.builder == builder_id()
+
+
+def test_taking_over_from_a_silent_owner_recovers_its_version_build(store: Store) -> None:
+    me, unique = _me(), uuid.uuid4()
+    other_boot = "0" * 12 if me.boot != "0" * 12 else "1" * 12
+    elsewhere = replace(me, boot=other_boot, pid=unique.int % 4_000_000).text()
+    datastack = f"takeover_{unique.hex[:8]}"  # names the version database it would drop
+    now = store.clock()
+    run_id = submit_run(store, "materialize", {}, datastack)
+    with store.write() as conn:  # a worker on another machine went silent mid-build
+        conn.execute(
+            workflow_runs.update()
+            .where(workflow_runs.c.id == run_id)
+            .values(status=RUNNING, attempts=1, builder=elsewhere, heartbeat=now - STALE_AFTER * 2)
+        )
+        conn.execute(
+            versions.insert().values(
+                datastack=datastack,
+                version=1,
+                time_stamp=now,
+                created=now,
+                status=RUNNING,
+                valid=False,
+                builder=elsewhere,
+            )
+        )
+    grace = timedelta(hours=6)
+    assert not builder_is_dead(elsewhere)
+    assert recover_versions(store, grace=grace) == []  # nothing tells it is dead yet
+    claimed = claim_run(store, run_id, exclusive=True)  # its heartbeat is stale: taken over
+    assert claimed is not None
+    assert claimed.attempts == 2
+    assert [v.version for v in recover_versions(store, grace=grace)] == [1]
+    assert get_version(store, datastack, 1).status == "FAILED"

@@ -19,7 +19,7 @@ from fixative.errors import Conflict, NotFound
 from fixative.ids import INT64_MAX
 from fixative.runner.tables import workflow_runs
 from fixative.store import Store
-from fixative.versions.builders import builder_id, builder_is_dead
+from fixative.versions.builders import builder_id, builder_is_dead, note_dead
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED"
 PROGRESS_EVERY_S = 0.5
@@ -117,6 +117,8 @@ def _claim(
     for row in conn.execute(query).all():
         if not _info(row).claim_is_dead(now):
             raise Conflict(f"{kind} run {row.id} is still running for datastack {datastack!r}")
+        if row.builder:
+            note_dead(row.builder)
         conn.execute(_by_id(row.id).values(status=FAILED, error="its process died", finished=now))
 
 
@@ -152,6 +154,8 @@ def claim_run(store: Store, run_id: int, *, exclusive: bool = False) -> RunInfo 
         info, now = _info(row), store.clock()
         if info.finished or (info.status == RUNNING and not info.claim_is_dead(now)):
             return None
+        if info.status == RUNNING and info.builder:  # dead: its version builds are too
+            note_dead(info.builder)
         if exclusive:
             _claim(conn, info.kind, info.datastack, now, own=run_id)
         conn.execute(

@@ -11,7 +11,9 @@ namespace, so two worker containers may both run as pid 7. A recorded builder is
   network): each process holds an abstract Unix socket named after its id while it lives, and
   the kernel frees the name when the process dies, so a refused connection means dead;
 - anywhere else (another machine, a container with its own network): never from here; a run's
-  heartbeat decides (``fixative.runner.records.STALE_AFTER``).
+  heartbeat decides (``fixative.runner.records.STALE_AFTER``), and a process that takes a run
+  over from a silent owner notes the owner dead (``note_dead``), so the version build that owner
+  left is recovered too instead of blocking the next one.
 
 Ids without a token (``host:pid``: older rows, or systems without ``/proc``) are judged as before:
 dead when written on this host under a pid that no longer exists.
@@ -66,6 +68,7 @@ class _Held:
 
 _lock = threading.Lock()
 _held: dict[int, _Held] = {}  # by pid, so a forked child makes its own
+_noted_dead: set[str] = set()  # builders this process took a run over from
 
 
 def parse_builder(builder: str) -> ProcessIdentity | None:
@@ -89,10 +92,21 @@ def builder_id() -> str:
     return me.text() if me is not None else f"{socket.gethostname()}:{os.getpid()}"
 
 
+def note_dead(builder: str) -> None:
+    """Remember that ``builder`` is dead: this process took over its run (the run's heartbeat
+    stopped). A builder id names one process, so it stays dead."""
+    with _lock:
+        _noted_dead.add(builder)
+
+
 def builder_is_dead(builder: str | None) -> bool:
-    """True only when this process can tell for sure that ``builder`` no longer runs."""
+    """True only when this process can tell for sure that ``builder`` no longer runs, or has
+    taken a run over from it."""
     if not builder:
         return False
+    with _lock:
+        if builder in _noted_dead:
+            return True
     other = parse_builder(builder)
     if other is None:
         return _untokened_is_dead(builder)
