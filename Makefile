@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint typecheck unit services env bench clean
+.PHONY: demo test lint typecheck unit services env bench clean deploy-test
 
 env: $(VENV)/.synced
 
@@ -37,6 +37,10 @@ unit: env services
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
+
+# deploy/compose.yaml end to end in Docker (needs root or sudo; installs Debian's docker.io)
+deploy-test: env
+	bash scripts/deploy-test.sh
 
 bench: env
 	$(BIN)/python bench/bulk_insert.py --rows 1000000
