@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.clock import Clock, utc_now
 from fixative.config import DatastackSettings, Settings
-from fixative.errors import SettingsError
+from fixative.errors import NotFound, SettingsError
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store, TableInfo, open_store
 
@@ -17,10 +17,16 @@ if TYPE_CHECKING:
     from fixative.services import Services
 
 
-def live_store(settings: Settings, clock: Clock = utc_now) -> Store:
-    """The live database named by the settings, migrated to the latest schema."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    return open_store(settings.live_database_url, clock)
+def live_store(settings: Settings, clock: Clock = utc_now, *, create: bool = False) -> Store:
+    """The live database named by the settings, migrated to the latest schema. Only the commands
+    that set a database up (``init``, ``demo``, ``demo-data``) pass ``create``; everything else
+    is told, rather than handed a new empty database, when the URL names none."""
+    if create:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        return open_store(settings.live_database_url, clock, create=create)
+    except NotFound as exc:
+        raise NotFound(f"{exc.message} (run `fixative init`)") from None
 
 
 def segmentation_source(ds: DatastackSettings) -> SegmentationSource:

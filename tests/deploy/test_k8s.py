@@ -119,9 +119,11 @@ def test_probe_paths_answer_without_a_token_when_tokens_are_required(
     """The pods run with auth = "tokens"; a probe sends no token, so its paths must be public."""
     from fixative.api.app import create_app
     from fixative.api.services import build_services
+    from fixative.bootstrap import live_store
 
     _clear_settings_environment(monkeypatch)
     settings = load_settings(home=tmp_path, auth="tokens")
+    live_store(settings, create=True).dispose()  # what the pods' `fixative init` job does
     services = build_services(settings)
     try:
         client = create_app(services=services).test_client()

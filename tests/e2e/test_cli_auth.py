@@ -22,6 +22,7 @@ def test_token_lifecycle(tmp_path: Path, cli: Cli) -> None:
     home.mkdir()
     (home / "fixative.toml").write_text(CONFIG)
     env = {"FIXATIVE_HOME": str(home)}
+    assert cli(["init"], tmp_path, **env).returncode == 0  # token commands create no database
     made = cli(
         ["token", "create", "--user", "alice", "--datastack", "demo", "--permission", "edit"],
         tmp_path,

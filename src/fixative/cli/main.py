@@ -39,7 +39,7 @@ def init(ctx: Context) -> None:
     """Create or upgrade the live database."""
     from fixative.bootstrap import live_store
 
-    store = live_store(ctx.settings)
+    store = live_store(ctx.settings, create=True)
     store.dispose()
     ctx.console.print(f"live database ready: {ctx.settings.live_database_url}")
 
