@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixative.auth.tokens import authenticate, list_groups
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.clock import as_utc
 from fixative.demo import check, datastack
 from fixative.demo.layout import cell_of
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
-from fixative.store import Store
+from fixative.store import Store, open_store
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -98,17 +99,25 @@ def test_demo_data_command(tmp_path: Path, cli: Cli) -> None:
     manifest = json.loads((home / "demo" / "manifest.json").read_text())
     assert manifest["synapses"] == 500
     assert "[[datastacks]]" in (home / "fixative.toml").read_text()
-    again = cli(
-        ["demo-data", "--synapses", "300", "--max-merges", "10"],
-        home.parent,
-        FIXATIVE_HOME=str(home),
-    )
+    env = {"FIXATIVE_HOME": str(home)}
+    made = cli(["token", "create", "--user", "alice", "--datastack", "demo"], home.parent, **env)
+    assert made.returncode == 0, made.stderr
+    assert cli(["group", "add", "alice", "lab"], home.parent, **env).returncode == 0
+    again = cli(["demo-data", "--synapses", "300", "--max-merges", "10"], home.parent, **env)
     assert again.returncode == 0, again.stderr
     assert json.loads((home / "demo" / "manifest.json").read_text())["synapses"] == 300
+    # the rebuild replaced the demo, not the users' tokens and groups
+    assert "alice" in cli(["token", "list"], home.parent, **env).stdout
+    store = open_store(f"sqlite:///{home / 'live.sqlite'}")
+    try:
+        assert authenticate(store, made.stdout.split()[-1]).user_id == "alice"
+        assert list_groups(store) == {"lab": ["alice"]}
+    finally:
+        store.dispose()
 
 
 def test_demo_data_refuses_a_database_with_other_tables(tmp_path: Path, cli: Cli) -> None:
-    from fixative.store import NewTable, open_store
+    from fixative.store import NewTable
 
     home = tmp_path / "home"
     home.mkdir()
@@ -119,3 +128,23 @@ def test_demo_data_refuses_a_database_with_other_tables(tmp_path: Path, cli: Cli
     assert result.returncode == 1
     assert "precious" in result.stderr
     assert (home / "live.sqlite").exists()
+
+
+def test_demo_data_settings_name_the_database_it_used(tmp_path: Path, cli: Cli) -> None:
+    """A new shell (no FIXATIVE_* variables) in the same directory finds the same data."""
+    elsewhere = tmp_path / "elsewhere" / "demo.sqlite"
+    built = cli(
+        ["demo-data", "--synapses", "200", "--max-merges", "10"],
+        tmp_path,
+        FIXATIVE_DATABASE_URL=f"sqlite:///{elsewhere}",
+    )
+    assert built.returncode == 0, built.stderr
+    assert elsewhere.is_file()
+    written = (tmp_path / ".fixative" / "fixative.toml").read_text()
+    assert f'database_url = "sqlite:///{elsewhere}"' in written
+    assert f'home = "{(tmp_path / ".fixative").resolve()}"' in written
+    listed = cli(["tables"], tmp_path, COLUMNS="200")  # no FIXATIVE_DATABASE_URL
+    assert listed.returncode == 0, listed.stderr
+    for table in ("synapses", "cell_types", "nuclei"):
+        assert table in listed.stdout
+    assert not (tmp_path / ".fixative" / "live.sqlite").exists()

@@ -50,7 +50,7 @@ def demo(ctx: Context) -> None:
     """Annotation history, then the C. elegans demo datastack built and checked."""
     from fixative.demo import tour
 
-    tour.run(ctx.settings, ctx.console)
+    tour.run(ctx.settings, ctx.console, ctx.config_path)
 
 
 @cli.command("demo-data")
@@ -106,7 +106,10 @@ def demo_data(
     ctx.console.print("seconds: " + ", ".join(f"{k} {v}" for k, v in manifest.seconds.items()))
     written = install.register(settings, manifest, ctx.config_path)
     if written is not None:
-        ctx.console.print(f"settings written to {written}")
+        ctx.console.print(f"settings written to {written}", highlight=False, soft_wrap=True)
+        if not install.found_without_environment(written):
+            hint = f"a new shell reads them with: export FIXATIVE_CONFIG={written}"
+            ctx.console.print(hint, highlight=False, soft_wrap=True)
     elif any(ds.name == datastack.DATASTACK for ds in settings.datastacks):
         ctx.console.print("the settings already list the demo datastack")
     else:

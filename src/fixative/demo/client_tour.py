@@ -8,6 +8,8 @@ import logging
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +19,14 @@ from rich.table import Table
 from fixative.api.app import create_app
 from fixative.api.background import serve
 from fixative.api.services import build_services
+from fixative.auth.tokens import create_token, revoke_token
 from fixative.config import Settings
 from fixative.demo.datastack import DATASTACK
 from fixative.store import Store
+
+TOUR_USER = "fixative-demo"
+TOUR_PERMISSION = "edit"
+TOUR_TOKEN_NOTE = "the demo's caveclient tour; revoked when it ends"
 
 
 def run(settings: Settings, store: Store, console: Console, neuron: str, past: datetime) -> None:
@@ -32,11 +39,15 @@ def run(settings: Settings, store: Store, console: Console, neuron: str, past: d
     services = build_services(settings, store)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request log lines
     home = os.environ.get("HOME")
-    with tempfile.TemporaryDirectory() as scratch, serve(create_app(services=services)) as url:
+    with (
+        _tour_token(settings, store, console) as token,
+        tempfile.TemporaryDirectory() as scratch,
+        serve(create_app(services=services)) as url,
+    ):
         os.environ["HOME"] = scratch  # caveclient keeps a server cache under ~/.cloudvolume
         try:
             client = CAVEclient(
-                DATASTACK, server_address=url, auth_token="local", write_server_cache=False
+                DATASTACK, server_address=url, auth_token=token, write_server_cache=False
             )
             _tour(client, console, url, neuron, past)
         finally:
@@ -44,6 +55,27 @@ def run(settings: Settings, store: Store, console: Console, neuron: str, past: d
                 os.environ["HOME"] = home
             services.close()
     console.print("server stopped")
+
+
+@contextmanager
+def _tour_token(settings: Settings, store: Store, console: Console) -> Iterator[str]:
+    """The token caveclient sends: with ``auth = "tokens"`` one made for the tour alone and
+    revoked when it ends; without auth any string does. The tour only reads, but the server
+    counts the POST that resolves roots for a live query (``roots_binary``) as a write, so the
+    token holds edit."""
+    if settings.auth != "tokens":
+        yield "local"
+        return
+    info, secret = create_token(store, TOUR_USER, DATASTACK, TOUR_PERMISSION, TOUR_TOKEN_NOTE)
+    console.print(
+        f"auth: tokens; the tour uses its own token {info.id} ({TOUR_USER}, {TOUR_PERMISSION} "
+        f"on {DATASTACK}), revoked when the tour ends",
+        highlight=False,
+    )
+    try:
+        yield secret
+    finally:
+        revoke_token(store, info.id)
 
 
 def _tour(client: Any, console: Console, url: str, neuron: str, past: datetime) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,7 +24,7 @@ from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.cli.versions import print_versions
 from fixative.clock import as_utc
 from fixative.config import Settings
-from fixative.demo import check, client_tour, datastack, history, install
+from fixative.demo import check, client_tour, datastack, history, install, next_steps
 from fixative.demo.datastack import DATASTACK
 from fixative.demo.progress import ProgressReport
 from fixative.runner.inline import InlineRunner
@@ -38,7 +39,8 @@ from fixative.workflows.refresh import refresh_table
 NEURON = "AVAL"
 
 
-def run(settings: Settings, console: Console) -> None:
+def run(settings: Settings, console: Console, config_path: Path | None = None) -> None:
+    """``config_path``: the settings file given with ``--config``, if any."""
     history.run(settings.home, console)
     console.rule("[bold]The demo datastack: C. elegans on a proofread segmentation")
     store = install.fresh_store(settings)
@@ -47,7 +49,7 @@ def run(settings: Settings, console: Console) -> None:
         with ProgressReport(console) as report:
             manifest = datastack.build(store, install.demo_directory(settings), options, report)
         datastack.write_manifest(install.demo_directory(settings), manifest)
-        install.register(settings, manifest, None)
+        written = install.register(settings, manifest, config_path)
         console.print(
             f"{manifest.cells} cells in {manifest.supervoxels:,} supervoxels "
             f"(volume {manifest.volume_shape} voxels at {manifest.resolution_nm} nm), "
@@ -94,6 +96,7 @@ def run(settings: Settings, console: Console) -> None:
         client_tour.run(demo_settings, store, console, NEURON, between)
     finally:
         store.dispose()
+    next_steps.show(console, settings, manifest, written)
 
 
 def _refresh(
