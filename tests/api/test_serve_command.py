@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from caveclient import CAVEclient
 
 from fixative.store import open_store
@@ -70,10 +71,13 @@ def server(home: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         assert process.stdout is not None
         url = f"http://127.0.0.1:{port}"
-        said = [process.stdout.readline() for _ in range(2)]  # the auth mode, then the URL
+        said = [process.stdout.readline() for _ in range(3)]  # auth mode, URL, docs URL
         assert said[0].startswith("auth: none (bound to the loopback address only")
         assert url in said[1]
+        assert said[2].startswith(f"API docs: {url}/api/docs ")
         wait_until_ready(url, process)
+        assert requests.get(f"{url}/api/docs", timeout=30).status_code == 200
+        assert requests.get(f"{url}/", timeout=30).json()["datastacks"] == ["demo"]
         yield url
     finally:
         process.send_signal(signal.SIGTERM)

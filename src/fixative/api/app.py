@@ -83,12 +83,14 @@ def create_app(
 
 def _register_read_side(app: Flask, services: HttpServices) -> None:
     from fixative.api.health import health_blueprint
+    from fixative.api.home import home_blueprint
     from fixative.api.info import info_blueprint
     from fixative.api.materialize import materialize_blueprint
     from fixative.api.materialize_query import query_blueprint
     from fixative.api.openapi import openapi_blueprint
     from fixative.api.schema import schema_blueprint
 
+    app.register_blueprint(home_blueprint(services))
     app.register_blueprint(health_blueprint(services))
     app.register_blueprint(info_blueprint(services))
     app.register_blueprint(schema_blueprint())

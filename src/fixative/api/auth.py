@@ -43,6 +43,7 @@ PUBLIC_PATHS = (
     "/api/openapi.json",
     "/api/docs",
 )
+PUBLIC_EXACT = frozenset({"/"})  # the service's description (``api.home``): not "/" + anything
 
 
 def presented_token() -> str | None:
@@ -90,7 +91,7 @@ class Authorizer:
         if self.mode == "none":
             g.principal = local_principal()
             return
-        if any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS):
+        if path in PUBLIC_EXACT or any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS):
             return
         principal = self.principal()
         g.principal = principal

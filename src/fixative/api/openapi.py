@@ -59,6 +59,7 @@ class Route:
 
 def _routes() -> list[Route]:
     out = [
+        Route("get", "/", "This service: version, datastacks, links", "docs", returns="home"),
         Route("get", "/health", "Liveness (no I/O)", "health"),
         Route("get", "/health/live", "Liveness (no I/O)", "health"),
         Route("get", "/health/ready", "Readiness: the database answers", "health"),
@@ -321,6 +322,14 @@ def _operation(route: Route) -> dict[str, Any]:
         }
     elif route.returns == "html":
         ok = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+    elif route.returns == "home":
+        ok = {
+            "description": "JSON, or an HTML page when text/html is preferred",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Home"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
     else:
         ok = {"description": "OK", "content": {"application/json": {"schema": {}}}}
     op: dict[str, Any] = {
@@ -362,6 +371,9 @@ def openapi_document() -> dict[str, Any]:
             "required": [key],
             "properties": {key: {"type": "array", "items": {"type": "integer", "minimum": 0}}},
         }
+    from fixative.api.home import HOME_SCHEMA
+
+    schemas["Home"] = HOME_SCHEMA
     schemas["Error"] = {
         "type": "object",
         "required": ["error", "message"],

@@ -88,6 +88,13 @@ def _scheduler(ctx: Context, services: HttpServices) -> EmbeddedScheduler | None
     return scheduler
 
 
+def _announce(url: str, how: str = "") -> None:
+    """Where the API is, and its documentation page (flushed: a pipe must see it at once)."""
+    click.echo(f"fixative serving on {url}{how}")
+    click.echo(f"API docs: {url}/api/docs (OpenAPI document: {url}/api/openapi.json)")
+    sys.stdout.flush()
+
+
 def _embedded(ctx: Context, host: str, port: int) -> None:
     from werkzeug.serving import make_server
 
@@ -100,8 +107,7 @@ def _embedded(ctx: Context, host: str, port: int) -> None:
         server = make_server(host, port, create_app(services=services), threaded=True)
         scheduler = _scheduler(ctx, services)
         shown = f"[{host}]" if ":" in host else host
-        click.echo(f"fixative serving on http://{shown}:{server.server_port}", err=False)
-        sys.stdout.flush()
+        _announce(f"http://{shown}:{server.server_port}")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -122,8 +128,7 @@ def _gunicorn(ctx: Context, host: str, port: int, workers: int) -> None:
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if ctx.settings.datastacks and any(ds.schedules for ds in ctx.settings.datastacks):
         click.echo("schedules are not run by gunicorn workers: use a broker and fixative beat")
-    click.echo(f"fixative serving on http://{bind} with {workers} gunicorn workers")
-    sys.stdout.flush()
+    _announce(f"http://{bind}", f" with {workers} gunicorn workers")
     command = [
         sys.executable,
         "-m",
