@@ -24,9 +24,11 @@ def live_store(settings: Settings, clock: Clock = utc_now, *, create: bool = Fal
     if create:
         settings.home.mkdir(parents=True, exist_ok=True)
     try:
-        return open_store(settings.live_database_url, clock, create=create)
+        store = open_store(settings.live_database_url, clock, create=create)
     except NotFound as exc:
         raise NotFound(f"{exc.message} (run `fixative init`)") from None
+    store.version_database_prefix = settings.version_database_prefix
+    return store
 
 
 def segmentation_source(ds: DatastackSettings) -> SegmentationSource:
