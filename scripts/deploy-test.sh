@@ -191,9 +191,8 @@ build() {  # $1: tag, $2: context
 build redis:7 deploy/standins/redis
 build postgis/postgis:15-3.4 deploy/standins/postgis
 build fixative:latest .
-"$DOCKER" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | sort | while read -r name size; do
-  timing "image size $name" "$size"
-done
+"$DOCKER" image ls --filter dangling=false --format '{{.Repository}}:{{.Tag}} {{.Size}}' | sort \
+  | while read -r name size; do timing "image size $name" "$size"; done
 
 # free loopback ports for PostgreSQL, Redis and the API (the host's own use 5432 and 6379)
 read -r DT_DB_PORT DT_REDIS_PORT DT_API_PORT < <(python3 -c '

@@ -223,7 +223,6 @@ def test_a_killed_workers_run_is_finished_by_the_other_worker(stack: Stack) -> N
         assert _versions() == {1: ("RUNNING", builder, None)}
         assert _query(f"SELECT 1 FROM pg_database WHERE datname = '{DEMO}__mat1'")
         victim = _container_holding(stack, builder)
-        survivor = next(c for c in stack.containers("worker") if c != victim)
         stack.docker("kill", victim)
         killed_at = time.monotonic()
     print(f"deploy-test: killed worker {victim[:12]} holding run {run_id} ({builder})")
@@ -236,9 +235,13 @@ def test_a_killed_workers_run_is_finished_by_the_other_worker(stack: Stack) -> N
     assert done["status"] == "SUCCEEDED", done
     assert done["attempts"] == 2
     assert done["result"]["version"] == 2  # version 1 was the killed build's
-    new_owner = parse_builder(taken["worker"])
+    old_owner, new_owner = parse_builder(builder), parse_builder(taken["worker"])
+    assert old_owner is not None
     assert new_owner is not None
-    assert new_owner.pid_ns == stack.pid_namespace(survivor)
+    assert new_owner.pid_ns != old_owner.pid_ns
+    assert not stack.inspect(victim)["State"]["Running"]  # a killed container stays down
+    running = [c for c in stack.containers("worker") if stack.inspect(c)["State"]["Running"]]
+    assert [stack.pid_namespace(c) for c in running] == [new_owner.pid_ns]  # the other worker
     versions = _versions()
     assert versions[1][0] == "FAILED"
     assert "interrupted" in str(versions[1][2])
