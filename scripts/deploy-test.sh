@@ -84,9 +84,13 @@ cleanup() {
     if [ "$status" -ne 0 ] && [ -s "$WORK/compose.log" ]; then
       say "the stack's last log lines:"; tail -n 60 "$WORK/compose.log"
     fi
-    "$DOCKER" ps -aq | xargs -r "$DOCKER" rm -f >/dev/null
-    "$DOCKER" volume ls -q | xargs -r "$DOCKER" volume rm -f >/dev/null
-    "$DOCKER" image prune --all --force >/dev/null
+    for _ in 1 2 3 4 5; do  # a build cut short may still be removing its container
+      "$DOCKER" ps -aq | xargs -r "$DOCKER" rm -f >/dev/null 2>&1
+      "$DOCKER" volume ls -q | xargs -r "$DOCKER" volume rm -f >/dev/null 2>&1
+      "$DOCKER" image prune --all --force >/dev/null 2>&1
+      [ -z "$("$DOCKER" ps -aq)$("$DOCKER" image ls -aq)" ] && break
+      sleep 2
+    done
     say "left in dockerd: $("$DOCKER" ps -aq | wc -l) containers," \
       "$("$DOCKER" volume ls -q | wc -l) volumes, $("$DOCKER" image ls -aq | wc -l) images"
   fi
