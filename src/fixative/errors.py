@@ -44,6 +44,10 @@ class PayloadTooLarge(InvalidInput):
     status_code = 413
 
 
+class UnsupportedMediaType(InvalidInput):
+    status_code = 415
+
+
 class Unauthorized(FixativeError):
     status_code = 401
 

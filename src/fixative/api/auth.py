@@ -16,6 +16,7 @@ from typing import Literal
 
 from flask import Flask, g, request
 
+from fixative.api.csrf import refuse_cross_site
 from fixative.auth.permissions import (
     LEVELS,
     Principal,
@@ -148,6 +149,7 @@ def register_auth(app: Flask, authorizer: Authorizer) -> None:
     """Check every request before its view runs."""
 
     def before() -> None:
+        refuse_cross_site()
         authorizer.check_request()
 
     app.before_request(before)
