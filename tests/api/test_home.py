@@ -4,14 +4,19 @@ is on, listing datastacks only to a token that may view them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from read_world import ReadWorld
 from write_world import WriteWorld, shared_world
 
 from fixative import __version__
+from fixative.api.app import create_app
+from fixative.api.services import HttpServices
+from fixative.config import DatastackSettings, Settings
+from fixative.store import Store
+from fixative.testing.server import serve
 
 LINKS = {"/api/docs", "/api/openapi.json", "/health"}
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -34,21 +39,41 @@ def _links_work(url: str, about: dict[str, Any]) -> None:
         assert requests.get(url + href, timeout=30).status_code == 200, href
 
 
-def test_home_as_json_and_html(world: ReadWorld) -> None:
-    about = _home(world.url).json()
+@pytest.fixture
+def open_server(store: Store) -> Iterator[str]:
+    """The full app without auth over an empty live store, two datastacks configured."""
+    settings = Settings(
+        datastacks=(
+            DatastackSettings(name="minnie", aligned_volume="minnie_av"),
+            DatastackSettings(name="fly", aligned_volume="fly_av"),
+        )
+    )
+    services = HttpServices(settings, store)
+    with serve(create_app(services=services)) as url:
+        yield url
+
+
+def test_home_as_json_and_html(open_server: str) -> None:
+    about = _home(open_server).json()
     assert about["service"] == "Fixative"
     assert about["version"] == __version__
-    assert about["datastacks"] == [world.datastack]
-    _links_work(world.url, about)
-    page = _home(world.url, Accept=BROWSER)
+    assert about["datastacks"] == ["minnie", "fly"]
+    _links_work(open_server, about)
+    page = _home(open_server, Accept=BROWSER)
     assert page.headers["Content-Type"].startswith("text/html")
     assert f"Fixative {__version__}" in page.text
-    assert f"<li>{world.datastack}</li>" in page.text
+    assert "<li>minnie</li>" in page.text
+    assert "<li>fly</li>" in page.text
     assert all(f'href="{href}"' in page.text for href in LINKS)
+    assert (
+        _home(open_server, Accept="application/json")
+        .headers["Content-Type"]
+        .startswith("application/json")
+    )
 
 
-def test_home_is_documented(world: ReadWorld) -> None:
-    document = requests.get(world.url + "/api/openapi.json", timeout=30).json()
+def test_home_is_documented(open_server: str) -> None:
+    document = requests.get(open_server + "/api/openapi.json", timeout=30).json()
     described = document["paths"]["/"]["get"]["responses"]["200"]["content"]
     assert set(described) == {"application/json", "text/html"}
 
