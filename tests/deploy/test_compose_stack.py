@@ -252,7 +252,11 @@ def test_a_killed_workers_run_is_finished_by_the_other_worker(stack: Stack) -> N
     inline = stack.fixative("submit", "create_version", DEMO, "--at", done["params"]["at"],
                             env={"FIXATIVE_BROKER_URL": ""})  # fmt: skip
     assert "SUCCEEDED" in inline, inline
-    assert _versions()[3][0] == "AVAILABLE"
+    status, inline_builder, _ = _versions()[3]
+    assert status == "AVAILABLE"
+    inline_owner = parse_builder(str(inline_builder))
+    assert inline_owner is not None
+    assert inline_owner.pid_ns == stack.pid_namespace(stack.containers("api")[0])  # not a worker
     _same_version(2, 3)
     listing = stack.fixative("version", "list", DEMO)
     assert re.search(r"\b2\b", listing)
