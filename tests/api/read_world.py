@@ -177,8 +177,8 @@ def build_world(store: Store, home: Path) -> ReadWorld:
         store, world.datastack, world.instants["after"] + timedelta(days=30), min_kept=1
     )
     _edit_after_versions(world, world.instants["edit"])
+    store.clock = live_clock  # the refresh runs "now", after the edits' instant
     _refresh(world, world.instants["refresh"])
-    store.clock = live_clock
     return world
 
 
