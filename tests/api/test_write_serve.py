@@ -51,6 +51,7 @@ def test_refuses_other_addresses_without_auth(tmp_path: Path, host: str) -> None
 def test_serves_any_address_with_tokens(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
+    open_store(f"sqlite:///{home / 'live.sqlite'}").dispose()  # `fixative init`: serve creates none
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "fixative", "serve", "--host", "0.0.0.0", "--port", str(port)],
