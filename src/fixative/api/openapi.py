@@ -55,6 +55,18 @@ class Route:
     query: tuple[str, ...] = ()
     body: str | None = None
     returns: str = "json"
+    headers: tuple[str, ...] = ()  # optional request headers (``HEADER_SCHEMAS``)
+
+
+HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Idempotency-Key": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[!-~]+$",
+        "description": "a retry with the same key gets the first answer and writes nothing",
+    },
+}
 
 
 def _routes() -> list[Route]:
@@ -301,6 +313,10 @@ def _operation(route: Route) -> dict[str, Any]:
                 "schema": schema,
             }
         )
+    for name in route.headers:
+        params.append(
+            {"name": name, "in": "header", "required": False, "schema": HEADER_SCHEMAS[name]}
+        )
     error = {
         "description": "Error",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -341,6 +357,8 @@ def _operation(route: Route) -> dict[str, Any]:
         "parameters": params,
         "responses": {"200": ok, "400": error, "401": error, "403": error, "404": error},
     }
+    if "Idempotency-Key" in route.headers:
+        op["responses"]["422"] = error  # the key was used for another request
     if route.body == "binary":
         op["requestBody"] = {
             "required": True,

@@ -10,6 +10,7 @@ from fixative.api.openapi import Route
 AV = "/annotation/api/v2/aligned_volume/{aligned_volume}/table"
 SEG = "/segmentation/api/v1/table/{table_id}"
 FX = "/fixative/api/v1"
+IDEMPOTENT = ("Idempotency-Key",)
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "aligned_volume": {"type": "string"},
@@ -34,14 +35,29 @@ def write_routes() -> list[Route]:
             "annotation",
             ("annotation_ids",),
         ),
-        Route("post", AV + "/{table}/annotations", "Post annotations", "annotation", body="rows"),
-        Route("put", AV + "/{table}/annotations", "Update annotations", "annotation", body="rows"),
+        Route(
+            "post",
+            AV + "/{table}/annotations",
+            "Post annotations",
+            "annotation",
+            body="rows",
+            headers=IDEMPOTENT,
+        ),
+        Route(
+            "put",
+            AV + "/{table}/annotations",
+            "Update annotations",
+            "annotation",
+            body="rows",
+            headers=IDEMPOTENT,
+        ),
         Route(
             "delete",
             AV + "/{table}/annotations",
             "Delete annotations",
             "annotation",
             body="annotation_ids",
+            headers=IDEMPOTENT,
         ),
         Route("post", SEG + "/merge", "Merge two objects", "edits", body="merge"),
         Route("post", SEG + "/split", "Split an object", "edits", body="split"),
