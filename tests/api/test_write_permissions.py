@@ -217,6 +217,28 @@ def test_edits_refused_without_edit_permission(ww: WriteWorld, who: str | None) 
     assert len(ww.read.graph.list_operations()) == before
 
 
+def test_a_view_token_reads_the_chunkedgraph_through_its_posts(ww: WriteWorld) -> None:
+    """The POSTs that only read (how caveclient resolves a live query's roots) need view, not
+    edit: a view token once got 403 from roots_binary, so live queries failed for viewers."""
+    import numpy as np
+
+    syn = ww.read.rows_at("synapses", utc_now())
+    svids = [int(v) for v in syn["pre_pt_supervoxel_id"].iloc[:3]]
+    raw = np.array(svids, dtype="<u8").tobytes()
+    got = ww.call("POST", ww.seg("/roots_binary"), "vera", data=raw)
+    assert got.status_code == 200, got.text
+    assert np.frombuffer(got.content, dtype="<u8").tolist() == [
+        int(r) for r in syn["pre_pt_root_id"].iloc[:3]
+    ]
+    roots = [int(r) for r in syn["pre_pt_root_id"].iloc[:2]]
+    for path, body in (
+        ("/roots", {"node_ids": svids}),
+        ("/lineage_graph_multiple", {"root_ids": roots}),
+    ):
+        got = ww.call("POST", ww.seg(path), "vera", json=body)
+        assert got.status_code == 200, (path, got.text)
+
+
 @pytest.mark.parametrize("who", WHO)
 def test_workflows_are_for_admins(ww: WriteWorld, who: str | None) -> None:
     runs_before = len(ww.call("GET", ww.flow("/runs"), "ada", params={"limit": 500}).json())

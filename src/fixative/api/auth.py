@@ -32,7 +32,16 @@ AuthMode = Literal["none", "tokens"]
 COOKIE = "middle_auth_token"
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 # endpoints whose POST only reads (queries) and so needs view, not edit
-READING_POSTS = ("query", "roots", "is_latest", "root_timestamps", "lineage", "types")
+READING_POSTS = (
+    "query",
+    "roots",
+    "roots_binary",  # caveclient resolves a live query's roots through it
+    "is_latest",
+    "root_timestamps",
+    "lineage",
+    "lineage_graph_multiple",
+    "types",
+)
 PUBLIC_PATHS = (
     "/health",
     "/info/version",
