@@ -38,10 +38,11 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 def init(ctx: Context) -> None:
     """Create or upgrade the live database."""
     from fixative.bootstrap import live_store
+    from fixative.config import redact
 
     store = live_store(ctx.settings, create=True)
     store.dispose()
-    ctx.console.print(f"live database ready: {ctx.settings.live_database_url}")
+    ctx.console.print(f"live database ready: {redact(ctx.settings.live_database_url)}")
 
 
 @cli.command()

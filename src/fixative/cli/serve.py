@@ -122,6 +122,9 @@ def _embedded(ctx: Context, host: str, port: int) -> None:
 
 
 def _gunicorn(ctx: Context, host: str, port: int, workers: int) -> None:
+    from fixative.bootstrap import live_store
+
+    live_store(ctx.settings).dispose()  # a missing database is one clear line, not N workers' logs
     env = dict(os.environ)
     if ctx.config_path is not None:
         env["FIXATIVE_CONFIG"] = str(ctx.config_path.resolve())
