@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from fixative.store import open_store
-from fixative.testing.databases import _admin, drop_pg_database, pg_url, sqlite_url
+from fixative.testing.databases import pg_database, sqlite_url
 
 PROCESSES = 4
 OPEN_AND_LIST = (
@@ -28,17 +27,8 @@ def empty_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield sqlite_url(tmp_path)
         return
-    name = f"fixative_empty_{uuid.uuid4().hex[:12]}"
-    admin = _admin()
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        admin.dispose()
-    try:
-        yield pg_url(name)
-    finally:
-        drop_pg_database(name)
+    with pg_database(None, prefix="fixative_empty") as url:
+        yield url
 
 
 def test_simultaneous_migrations_all_succeed(empty_url: str) -> None:

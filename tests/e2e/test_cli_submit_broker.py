@@ -7,7 +7,6 @@ nothing and the run finishes. Uses its own Redis database (14), flushed before a
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import redis
 
 from fixative.config import load_settings
 from fixative.runner.celery_app import make_celery
+from fixative.testing.processes import stop_group
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 BROKER = "redis://127.0.0.1:6379/14"
@@ -94,12 +94,7 @@ def test_with_a_worker_there_is_no_warning(tmp_path: Path, cli: Cli, broker: str
         assert "run 1 SUCCEEDED" in done.stdout
         assert "no worker answers" not in done.stderr
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+        stop_group(worker)
         log.close()
 
 

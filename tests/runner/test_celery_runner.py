@@ -26,6 +26,7 @@ from fixative.runner.inline import InlineRunner
 from fixative.runner.records import SUCCEEDED
 from fixative.services import Services
 from fixative.store import Store
+from fixative.testing.processes import stop_group
 from fixative.versions import list_versions
 from fixative.versions.tables import version_tables
 
@@ -96,13 +97,7 @@ def start_worker(cworld: RunnerWorld, tmp_path: Path) -> Iterator[Worker]:
 
     yield start
     for worker in started:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+        stop_group(worker)
     for log in logs:
         log.close()
 

@@ -43,13 +43,15 @@ def create_pg_template(prefix: str = "fixative_tpl") -> str:
 
 
 @contextmanager
-def pg_database(template: str, prefix: str = "fixative_test") -> Iterator[str]:
-    """A database cloned from ``template``; dropped afterwards. Yields its URL."""
+def pg_database(template: str | None, prefix: str = "fixative_test") -> Iterator[str]:
+    """A database cloned from ``template`` (None: an empty one); dropped afterwards. Yields its
+    URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     engine = _admin()
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            clone = f' TEMPLATE "{template}"' if template is not None else ""
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{clone}')
     finally:
         engine.dispose()
     try:
