@@ -261,6 +261,19 @@ def test_out_of_range_ids_are_4xx(ww: WriteWorld, bad: Any) -> None:
     assert ww.visible_ids() == before
 
 
+@pytest.mark.parametrize("bad", [2**63, 2**64, -1, 0, 1.5, "1", True])
+def test_out_of_range_client_ids_name_the_field(ww: WriteWorld, bad: Any) -> None:
+    """A posted row's own id is checked like every other id: a 400 naming the field, never
+    Python's overflow message."""
+    before = ww.visible_ids()
+    row = {"id": bad, "pt": {"position": [1, 2, 3]}, "tag": "x"}
+    got = ww.call("POST", ww.ann("/tags/annotations"), "alice", json={"annotations": [row]})
+    assert got.status_code == 400, got.text[:200]
+    assert "annotations[0].id" in got.json()["message"]
+    assert "C long" not in got.json()["message"]
+    assert ww.visible_ids() == before
+
+
 def _deep(depth: int) -> bytes:
     row = '{"pt": {"position": [1, 2, 3]}, "tag": ' + "[" * depth + "]" * depth + "}"
     return ('{"annotations": [' + row + "]}").encode()

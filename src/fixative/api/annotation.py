@@ -64,6 +64,8 @@ def _annotations(body: Any) -> list[Any]:
         )
     for i, row in enumerate(rows):
         _refuse_nul(row, f"annotations[{i}]")
+        if isinstance(row, dict) and row.get("id") is not None:  # a client id, or the row's
+            _id(row["id"], f"annotations[{i}].id")
     return rows
 
 
