@@ -2,7 +2,9 @@
 string caveclient dispatches on), buffers compressed inside the stream (zstd or lz4 as the client
 accepts; never HTTP Content-Encoding), or a JSON array of records. Both are streamed batch by
 batch; the first batch is read before the response starts, so an error the engine raises early
-is still a proper JSON 4xx."""
+is still a proper JSON 4xx or 503. A result that fails after the response started is never a
+complete, shorter one: the Arrow stream gets no end-of-stream marker but a cut message, the JSON
+array no closing bracket, and the server aborts the chunked body (no final chunk)."""
 
 from __future__ import annotations
 
@@ -78,18 +80,29 @@ def _arrow_chunks(
     compression: str | None,
 ) -> Iterator[bytes]:
     sink = io.BytesIO()
-    options = pa.ipc.IpcWriteOptions(compression=compression)
+    writer = pa.ipc.new_stream(
+        sink, schema, options=pa.ipc.IpcWriteOptions(compression=compression)
+    )
     try:
-        with pa.ipc.new_stream(sink, schema, options=options) as writer:
-            if first is not None:
-                writer.write_batch(first)
-            yield _drain(sink)
-            for batch in rest:
-                writer.write_batch(batch)
-                yield _drain(sink)
+        if first is not None:
+            writer.write_batch(first)
         yield _drain(sink)
+        for batch in rest:
+            writer.write_batch(batch)
+            yield _drain(sink)
+        writer.close()  # the end-of-stream marker: only a complete result gets one
+        yield _drain(sink)
+    except Exception:
+        yield BROKEN_MESSAGE
+        raise  # the server aborts the response: no final chunk
     finally:
         close()
+
+
+# An Arrow reader takes a stream that simply stops between two messages for a complete one, so
+# a result that fails mid-way ends with the start of a message that never comes: reading it
+# fails even where the HTTP layer cannot show the cut (HTTP/1.0, a proxy that buffers).
+BROKEN_MESSAGE = b"\xff\xff\xff\xff" + (1 << 20).to_bytes(4, "little")
 
 
 def _drain(sink: io.BytesIO) -> bytes:
@@ -135,7 +148,7 @@ def _json_chunks(
             for record in batch.to_pylist():
                 yield sep + json.dumps(_plain(record), allow_nan=False).encode()
                 sep = b","
-        yield b"]"
+        yield b"]"  # only a complete result is closed: a cut one is not valid JSON
     finally:
         close()
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from fixative.errors import FixativeError
+from fixative.errors import FixativeError, Transient
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,10 @@ def error_response(status: int, error: str, message: str) -> Response:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(FixativeError)
     def _fixative(exc: FixativeError) -> Response:
-        return error_response(exc.status_code, type(exc).__name__, exc.message)
+        response = error_response(exc.status_code, type(exc).__name__, exc.message)
+        if isinstance(exc, Transient):  # e.g. a version database's connection was lost
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -3,7 +3,9 @@
 - PostgreSQL: ADBC, Arrow-native. A parameterised query through ADBC comes back whole, so the
   statement is opened as a server-side cursor (``DECLARE ... CURSOR FOR <query>`` with bound
   ``$n`` parameters) and read with ``FETCH batch_rows`` (plain protocol, no COPY wrapper).
-  Connections come from a small pool per version database.
+  Connections come from a small pool per version database, each checked before use; a lost
+  connection is a ``Transient`` (503), and a read that lost it before any batch was handed
+  out is run again once on a fresh one.
 - SQLite: the pooled connection's DB-API cursor, ``fetchmany(batch_rows)``, each batch built
   column-wise.
 
@@ -12,16 +14,16 @@ A ``RawCursor`` holds its connection until ``close()``, which is idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg
 
-from fixative.errors import InvalidInput, Unprocessable
+from fixative.errors import InvalidInput, Transient, Unprocessable
 from fixative.store.base import Store
 from fixative.versions import open_version
 from fixative.versions.model import VersionInfo
@@ -30,6 +32,7 @@ from fixative.versions.target import target_for
 CURSOR = "fixative_query"
 PG_POOL_SIZE = 4
 PG_POOL_OVERFLOW = 8
+T = TypeVar("T")
 
 
 class RawCursor(Protocol):
@@ -115,37 +118,88 @@ class SqliteVersion:
 
 
 class PostgresCursor:
+    """A server-side cursor on a pooled connection. A connection found lost before the first
+    batch was handed out is dropped and the statement run again once on a fresh one (the read
+    is idempotent and nothing has been sent); a second loss, or one mid-stream, is a
+    ``Transient``."""
+
     def __init__(self, pool: sa.pool.Pool, sql: str, params: list[Any], n: int) -> None:
+        self._pool = pool
+        self._sql = sql
+        self._params = params
         self._n = n
-        self._conn: Any = pool.connect()
+        self._conn: Any = None
+        self._cur: Any = None
+        self._closed = False
+        self._started = False  # a batch has been handed out: no more retries
+        self._retried = False
+        self._run(self._declare)
+
+    def _declare(self) -> None:
+        self._conn = self._pool.connect()
+        self._cur = self._conn.cursor()
+        self._cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+        self._cur.execute(
+            f"DECLARE {CURSOR} NO SCROLL CURSOR FOR {self._sql}", self._params or None
+        )
+
+    def _fetch_table(self) -> pa.Table:
+        if self._conn is None:
+            self._declare()
+        self._cur.execute(f"FETCH {int(self._n)} FROM {CURSOR}")
+        return self._cur.fetch_arrow_table()
+
+    def _run(self, step: Callable[[], T]) -> T:
         try:
-            self._cur = self._conn.cursor()
-            self._cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
-            self._cur.execute(f"DECLARE {CURSOR} NO SCROLL CURSOR FOR {sql}", params or None)
+            return step()
         except Exception as exc:
-            self.close()
+            lost = is_lost(exc)
+            self._drop(lost)
+            if not lost or self._started or self._retried:
+                self._closed = True
+                raise _mapped(exc) from exc
+        self._retried = True
+        try:
+            return step()
+        except Exception as exc:
+            self._drop(is_lost(exc))
+            self._closed = True
             raise _mapped(exc) from exc
 
     def fetch(self) -> list[pa.Array] | None:
-        if self._conn is None:
+        if self._closed:
             return None
-        try:
-            self._cur.execute(f"FETCH {int(self._n)} FROM {CURSOR}")
-            table = self._cur.fetch_arrow_table()
-        except Exception as exc:
-            self.close()
-            raise _mapped(exc) from exc
+        table = self._run(self._fetch_table)
+        self._started = True
         if table.num_rows == 0:
             return None
         return [table.column(i).combine_chunks() for i in range(table.num_columns)]
 
-    def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            try:
+    def _drop(self, lost: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if lost:  # closed and out of the pool, never handed out again
+            conn.invalidate()
+            return
+        try:
+            if self._cur is not None:
                 self._cur.close()
-            finally:
-                conn.close()  # back to the pool, rolled back (which closes the cursor)
+        finally:
+            conn.close()  # back to the pool, rolled back (which closes the cursor)
+
+    def close(self) -> None:
+        self._closed = True
+        self._drop(False)
+
+
+def is_lost(exc: BaseException) -> bool:
+    """The connection or the server went away (terminated backend, restart, refused connect)."""
+    from adbc_driver_manager import OperationalError
+
+    if "statement timeout" in str(exc):
+        return False
+    return isinstance(exc, OperationalError | sa.exc.DisconnectionError)
 
 
 def _mapped(exc: Exception) -> Exception:
@@ -157,7 +211,26 @@ def _mapped(exc: Exception) -> Exception:
             "the query ran longer than this server's query_timeout_s and was cancelled; "
             "narrow it with filters or a limit"
         )
+    if is_lost(exc):
+        return Transient(
+            f"version database unavailable ({text.splitlines()[0][:200]}); retry later"
+        )
     return exc
+
+
+def _ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """Check a pooled connection before handing it out; a dead one is replaced by the pool."""
+    try:
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        finally:
+            cur.close()
+    except Exception as exc:
+        if is_lost(exc):
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        raise
 
 
 class PostgresVersion:
@@ -177,6 +250,7 @@ class PostgresVersion:
         self._pool = sa.pool.QueuePool(
             self._connect, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW
         )
+        sa.event.listen(self._pool, "checkout", _ping)
 
     def _connect(self) -> Any:
         import adbc_driver_postgresql.dbapi
@@ -191,6 +265,17 @@ class PostgresVersion:
 
     def scalar(self, query: sa.Select[Any]) -> int:
         sql, params = compile_sql(query, self.dialect)
+        try:
+            return self._scalar(sql, params)
+        except Exception as exc:
+            if not is_lost(exc):
+                raise _mapped(exc) from exc
+        try:  # once more on a fresh connection: a count is idempotent
+            return self._scalar(sql, params)
+        except Exception as exc:
+            raise _mapped(exc) from exc
+
+    def _scalar(self, sql: str, params: list[Any]) -> int:
         conn: Any = self._pool.connect()
         try:
             cur = conn.cursor()
@@ -200,9 +285,12 @@ class PostgresVersion:
             finally:
                 cur.close()
         except Exception as exc:
-            raise _mapped(exc) from exc
-        finally:
-            conn.close()
+            if is_lost(exc):
+                conn.invalidate()
+            else:
+                conn.close()
+            raise
+        conn.close()
         return int(row[0])
 
     def dispose(self) -> None:
