@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # worker. Keep it above the longest workflow: a live task delivered twice is harmless (the
     # second delivery finds the run held and leaves it) but is then not redelivered again
     task_visibility_timeout: int = Field(default=6 * 3600, ge=1)
+    # seconds after which a RUNNING run whose heartbeat stopped is taken for dead: the reaper
+    # (in every worker and in fixative serve) then has it redone, or marks it FAILED
+    run_stale_after_s: float = Field(default=120.0, gt=0)
     datastacks: tuple[DatastackSettings, ...] = ()
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     query_row_limit: int = Field(default=1_000_000, ge=1)

@@ -31,7 +31,7 @@ def register(cli: click.Group) -> None:
         """Run workflow tasks from the broker (needs broker_url)."""
         from fixative.runner.celery_app import make_celery
 
-        app = make_celery(ctx.settings)
+        app = make_celery(ctx.settings, reap="pool" if pool == "prefork" else "main")
         app.worker_main(
             ["worker", f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}"]
         )

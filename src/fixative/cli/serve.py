@@ -16,6 +16,7 @@ from fixative.cli.context import pass_ctx
 if TYPE_CHECKING:
     from fixative.api.services import HttpServices
     from fixative.cli.context import Context
+    from fixative.runner.reaper import Reaper, Recovered
     from fixative.runner.schedule import EmbeddedScheduler
 
 MAX_WORKERS = 64
@@ -88,6 +89,28 @@ def _scheduler(ctx: Context, services: HttpServices) -> EmbeddedScheduler | None
     return scheduler
 
 
+def _reaper(services: HttpServices) -> Reaper | None:
+    """Runs of dead processes redone by this server's runner (the inline pool, or the workers
+    with a broker) and their version builds cleaned: now, then every few seconds."""
+    from datetime import timedelta
+
+    from fixative.runner.inline import InlineRunner
+    from fixative.runner.reaper import Reaper, reap_every_s, recover
+    from fixative.versions.builders import builder_id
+
+    runner = services.runner
+    if runner is None:
+        return None
+    stale_after = timedelta(seconds=services.settings.run_stale_after_s)
+    owner = builder_id() if isinstance(runner, InlineRunner) else None
+    store = services.store
+
+    def once() -> Recovered:
+        return recover(store, stale_after=stale_after, redo=runner.resume, owner=owner)
+
+    return Reaper(once, reap_every_s(stale_after)).start()
+
+
 def _announce(url: str, how: str = "") -> None:
     """Where the API is, and its documentation page (flushed: a pipe must see it at once)."""
     click.echo(f"fixative serving on {url}{how}")
@@ -102,9 +125,10 @@ def _embedded(ctx: Context, host: str, port: int) -> None:
     from fixative.api.services import build_services
 
     services = build_services(ctx.settings)
-    scheduler = None
+    scheduler = reaper = None
     try:
         server = make_server(host, port, create_app(services=services), threaded=True)
+        reaper = _reaper(services)
         scheduler = _scheduler(ctx, services)
         shown = f"[{host}]" if ":" in host else host
         _announce(f"http://{shown}:{server.server_port}")
@@ -117,6 +141,8 @@ def _embedded(ctx: Context, host: str, port: int) -> None:
     finally:
         if scheduler is not None:
             scheduler.stop()
+        if reaper is not None:
+            reaper.stop()
         services.close()
         services.store.dispose()
 

@@ -40,6 +40,7 @@ def _build_version(
     params = {"at": at.isoformat(), "days_to_expire": days_to_expire}
     store = bootstrap.live_store(ctx.settings)
     try:
+        recover_dead(ctx, store)
         seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
         with (
             progress_bars(console) as bar,
@@ -62,6 +63,34 @@ def _build_version(
             console.print(f"expired versions: {', '.join(map(str, expired.expired)) or 'none'}")
     finally:
         store.dispose()
+
+
+def recover_dead(ctx: Context, store: Store) -> None:
+    """What processes killed outright left: their runs are sent to the workers again (with a
+    broker) or marked FAILED, their version builds cleaned (``runner.reaper.recover``)."""
+    from datetime import timedelta
+
+    from fixative.runner.reaper import recover
+
+    settings, runners = ctx.settings, []
+
+    def resend(run_id: int) -> None:
+        from fixative.runner.celery_app import CeleryRunner
+
+        runners.append(CeleryRunner(settings, store))
+        runners[-1].resume(run_id)
+
+    try:
+        found = recover(
+            store,
+            stale_after=timedelta(seconds=settings.run_stale_after_s),
+            redo=resend if settings.broker_url else None,
+        )
+    finally:
+        for runner in runners:
+            runner.close()
+    for line in found.lines():
+        ctx.console.print(f"recovered: {line}")
 
 
 def register(cli: click.Group) -> None:

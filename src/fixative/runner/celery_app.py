@@ -1,8 +1,10 @@
 """The Celery adapter: workers on a Redis broker run submitted runs by id.
 
 Tasks are acknowledged late and rejected when their worker process is lost, so a run whose
-worker is killed goes back to the queue (after ``task_visibility_timeout`` when the whole worker
-died) and the next worker takes the run over. The app is built from the settings when asked,
+pool process is killed goes back to the queue and the next worker takes the run over. When the
+whole worker dies, the reaper of any other worker (``runner.reaper``, on a timer thread in each
+worker process) sends the run again once its heartbeat is ``run_stale_after_s`` old, long before
+the broker's ``task_visibility_timeout``. The app is built from the settings when asked,
 never at import time; each worker process opens its own services on its first task (after the
 fork, so no database connection crosses it).
 """
@@ -12,14 +14,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
 from fixative.config import Settings
 from fixative.errors import Transient
 from fixative.runner.execute import execute
 from fixative.runner.port import poll_until_finished, record_submission
+from fixative.runner.reaper import Reaper, reap_every_s, recover
 from fixative.runner.records import RunInfo, finish_run
 from fixative.runner.schedule import beat_schedule
 from fixative.services import Services
@@ -46,7 +51,10 @@ class _ProcessServices:
             return self._services
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: Settings, reap: Literal["pool", "main"] | None = None) -> Celery:
+    """The app; ``reap`` starts a reaper when a worker starts, in each pool process (prefork:
+    after the fork, so no database connection crosses it) or in the main process (threads,
+    solo)."""
     if not settings.broker_url:
         raise Transient("no broker_url is configured: the Celery runner needs a Redis broker")
     app = Celery("fixative", broker=settings.broker_url, set_as_current=False)
@@ -76,7 +84,36 @@ def make_celery(settings: Settings) -> Celery:
         run_id = record_submission(store, kind, params, datastack)
         return execute(services.get(), run_id).status
 
+    if reap is not None:
+        _reap_on_start(app, settings, services, reap)
     return app
+
+
+def _reap_on_start(
+    app: Celery, settings: Settings, services: _ProcessServices, where: Literal["pool", "main"]
+) -> None:
+    stale_after = timedelta(seconds=settings.run_stale_after_s)
+    reapers: list[Reaper] = []
+
+    def resend(run_id: int) -> None:
+        app.send_task(RUN_TASK, args=[run_id])
+
+    def start(**_: object) -> None:
+        store = services.get().store
+        reapers.append(
+            Reaper(
+                lambda: recover(store, stale_after=stale_after, redo=resend),
+                reap_every_s(stale_after),
+            ).start()
+        )
+
+    def stop(**_: object) -> None:
+        for reaper in reapers:
+            reaper.stop()
+
+    signal = worker_process_init if where == "pool" else worker_ready
+    signal.connect(start, weak=False)
+    worker_process_shutdown.connect(stop, weak=False)
 
 
 class CeleryRunner:
@@ -88,13 +125,16 @@ class CeleryRunner:
 
     def submit(self, kind: str, params: Mapping[str, Any], datastack: str | None = None) -> int:
         run_id = record_submission(self.store, kind, params, datastack)  # committed first
+        self.resume(run_id)
+        return run_id
+
+    def resume(self, run_id: int) -> None:
         try:
             self.app.send_task(RUN_TASK, args=[run_id])
         except Exception as exc:
             error = Transient(f"the broker refused run {run_id}: {exc}")
             finish_run(self.store, run_id, error=error)
             raise error from exc
-        return run_id
 
     def wait(self, run_id: int, timeout: float | None = None) -> RunInfo:
         return poll_until_finished(self.store, run_id, timeout)

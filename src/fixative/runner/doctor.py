@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from fixative.runner.records import FAILED, QUEUED, RUNNING, RunInfo, get_run
+from fixative.runner.records import FAILED, QUEUED, RUNNING, STALE_AFTER, RunInfo, get_run
 from fixative.runner.tables import workflow_runs
 from fixative.runner.tasks import RECOVER_GRACE
 from fixative.services import Services
+from fixative.store import Store
 from fixative.versions import list_versions, recover_versions
 from fixative.versions.builders import builder_is_dead
 from fixative.workflows.update_roots import reresolve_roots
@@ -83,11 +84,14 @@ class Repair:
 
 def examine(services: Services, datastack: str, now: datetime) -> list[Finding]:
     """What blocks ``datastack``'s workflows at ``now``, dead runs first."""
-    ds = services.datastack(datastack)
+    ds, settings = services.datastack(datastack), services.settings
+    stale_after = timedelta(seconds=settings.run_stale_after_s)
     found: list[Finding] = [
         DeadRun(r.id, r.kind, r.status, r.created_at)
-        for r in _open_runs(services, ds.name)
-        if _run_is_dead(r, now, timedelta(seconds=services.settings.task_visibility_timeout))
+        for r in open_runs(services.store, ds.name)
+        if run_is_dead(
+            r, now, timedelta(seconds=settings.task_visibility_timeout), stale_after=stale_after
+        )
     ]
     found.extend(
         StuckVersion(v.version, v.builder, v.created_at)
@@ -110,7 +114,12 @@ def repair(
     """Repair ``findings`` (from ``examine``) in order: dead runs, then, unless a live run still
     works on the datastack, stuck versions and future roots."""
     done = [_fail_run(services, f, now) for f in findings if isinstance(f, DeadRun)]
-    busy = [r for r in _open_runs(services, datastack) if not _run_is_dead(r, now, None)]
+    stale_after = timedelta(seconds=services.settings.run_stale_after_s)
+    busy = [
+        r
+        for r in open_runs(services.store, datastack)
+        if not run_is_dead(r, now, None, stale_after=stale_after)
+    ]
     rest = [f for f in findings if not isinstance(f, DeadRun)]
     if busy:
         note = f"run {busy[0].id} ({busy[0].kind}) is working on {datastack!r}; repair after it"
@@ -139,22 +148,30 @@ def _build_is_dead(builder: str | None, created_at: datetime, now: datetime) -> 
     return created_at <= now - RECOVER_GRACE or builder_is_dead(builder)
 
 
-def _open_runs(services: Services, datastack: str) -> list[RunInfo]:
-    """The datastack's runs (and those of no datastack) that are QUEUED or RUNNING."""
+def open_runs(store: Store, datastack: str | None = None) -> list[RunInfo]:
+    """The runs QUEUED or RUNNING: the datastack's and those of no datastack, or (None) all."""
     runs = workflow_runs
-    query = sa.select(runs.c.id).where(
-        runs.c.status.in_((QUEUED, RUNNING)),
-        sa.or_(runs.c.datastack == datastack, runs.c.datastack.is_(None)),
-    )
-    with services.store.read() as conn:
+    query = sa.select(runs.c.id).where(runs.c.status.in_((QUEUED, RUNNING)))
+    if datastack is not None:
+        query = query.where(sa.or_(runs.c.datastack == datastack, runs.c.datastack.is_(None)))
+    with store.read() as conn:
         ids = list(conn.execute(query.order_by(runs.c.id)).scalars())
-    return [get_run(services.store, i) for i in ids]
+    return [get_run(store, i) for i in ids]
 
 
-def _run_is_dead(run: RunInfo, now: datetime, queued_for: timedelta | None) -> bool:
-    """RUNNING under a dead owner, or (with ``queued_for``) QUEUED for longer than that."""
+def run_is_dead(
+    run: RunInfo,
+    now: datetime,
+    queued_for: timedelta | None,
+    *,
+    stale_after: timedelta = STALE_AFTER,
+) -> bool:
+    """RUNNING under a dead owner (gone, or silent for ``stale_after``); QUEUED for an inline
+    runner whose process is gone; or (with ``queued_for``) QUEUED for longer than that."""
     if run.status == RUNNING:
-        return run.claim_is_dead(now)
+        return run.claim_is_dead(now, stale_after)
+    if run.status == QUEUED and builder_is_dead(run.builder):
+        return True
     return queued_for is not None and run.created_at < now - queued_for
 
 

@@ -6,9 +6,11 @@ process died is taken over and redone (tasks are idempotent)."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from fixative.errors import Conflict
 from fixative.runner.records import (
+    HEARTBEAT_EVERY_S,
     RunInfo,
     RunProgress,
     claim_run,
@@ -26,10 +28,11 @@ def execute(services: Services, run_id: int) -> RunInfo:
     """Run ``run_id`` to its end here (unless it is finished or held); returns its record.
     A failing task is recorded FAILED and not raised: the record is the outcome."""
     store = services.store
+    stale_after = timedelta(seconds=services.settings.run_stale_after_s)
     queued = get_run(store, run_id)
     try:
         kind = task_kind(queued.kind)
-        claimed = claim_run(store, run_id, exclusive=kind.exclusive)
+        claimed = claim_run(store, run_id, exclusive=kind.exclusive, stale_after=stale_after)
     except Conflict as exc:  # the datastack's lock is held by another live run
         finish_run(store, run_id, error=exc)
         return get_run(store, run_id)
@@ -42,7 +45,8 @@ def execute(services: Services, run_id: int) -> RunInfo:
     if claimed.attempts > 1:
         log.warning("run %s: attempt %s takes over from a dead process", run_id, claimed.attempts)
     try:
-        with heartbeat(store, run_id):
+        # several beats fit in the stale threshold, so one missed beat is no death
+        with heartbeat(store, run_id, min(HEARTBEAT_EVERY_S, stale_after.total_seconds() / 6)):
             summary = kind.fn(services, claimed.params, RunProgress(store, run_id))
     except Exception as exc:
         log.exception("run %s (%s) failed", run_id, claimed.kind)

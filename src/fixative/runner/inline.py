@@ -1,5 +1,6 @@
 """The embedded runner: runs in a thread pool of this process. Runs submitted here die with the
-process; their records are then taken over by the next attempt (see ``execute``)."""
+process; they are recorded under this process as their owner, so the reaper of the next
+``fixative serve`` redoes them and a CLI command marks them FAILED (``runner.reaper``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fixative.runner.execute import execute
 from fixative.runner.port import poll_until_finished, record_submission
 from fixative.runner.records import RunInfo
 from fixative.services import Services
+from fixative.versions.builders import builder_id
 
 
 class InlineRunner:
@@ -21,9 +23,13 @@ class InlineRunner:
         self._futures: dict[int, Future[RunInfo]] = {}
 
     def submit(self, kind: str, params: Mapping[str, Any], datastack: str | None = None) -> int:
-        run_id = record_submission(self.services.store, kind, params, datastack)
-        self._futures[run_id] = self._pool.submit(execute, self.services, run_id)
+        store = self.services.store
+        run_id = record_submission(store, kind, params, datastack, owner=builder_id())
+        self.resume(run_id)
         return run_id
+
+    def resume(self, run_id: int) -> None:
+        self._futures[run_id] = self._pool.submit(execute, self.services, run_id)
 
     def wait(self, run_id: int, timeout: float | None = None) -> RunInfo:
         future = self._futures.get(run_id)

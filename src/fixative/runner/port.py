@@ -26,6 +26,11 @@ class TaskRunner(Protocol):
         """The run's record once it finished (Transient after ``timeout`` seconds)."""
         ...
 
+    def resume(self, run_id: int) -> None:
+        """Hand an already recorded QUEUED run over again (the reaper's redo of a dead
+        owner's run)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -48,10 +53,14 @@ def prepare_params(
 
 
 def record_submission(
-    store: Store, kind: str, params: Mapping[str, Any], datastack: str | None
+    store: Store,
+    kind: str,
+    params: Mapping[str, Any],
+    datastack: str | None,
+    owner: str | None = None,
 ) -> int:
     fixed = prepare_params(kind, params, datastack, store.clock())
-    return submit_run(store, kind, fixed, fixed.get("datastack"))
+    return submit_run(store, kind, fixed, fixed.get("datastack"), owner)
 
 
 def poll_until_finished(

@@ -67,15 +67,16 @@ class RunInfo:
     def finished(self) -> bool:
         return self.status in (SUCCEEDED, FAILED)
 
-    def claim_is_dead(self, now: datetime) -> bool:
+    def claim_is_dead(self, now: datetime, stale_after: timedelta = STALE_AFTER) -> bool:
         """A RUNNING claim whose process is known to be gone (``builders.builder_is_dead``: its
-        PID namespace or its network namespace is ours) or silent for too long."""
+        PID namespace or its network namespace is ours) or silent for longer than
+        ``stale_after``."""
         if self.status != RUNNING:
             return False
         if builder_is_dead(self.builder):
             return True
         beat = self.heartbeat or self.started_at or self.created_at
-        return now - beat > STALE_AFTER
+        return now - beat > stale_after
 
 
 class RunProgress:
@@ -99,7 +100,12 @@ def _by_id(run_id: int) -> sa.Update:
 
 
 def _claim(
-    conn: sa.Connection, kind: str, datastack: str | None, now: datetime, own: int | None = None
+    conn: sa.Connection,
+    kind: str,
+    datastack: str | None,
+    now: datetime,
+    own: int | None = None,
+    stale_after: timedelta = STALE_AFTER,
 ) -> None:
     """Refuse a second live run of ``kind`` on ``datastack`` (the per-datastack lock); runs whose
     process died are marked FAILED and do not hold it. Writers are serialized per datastack
@@ -115,7 +121,7 @@ def _claim(
     if own is not None:
         query = query.where(runs.c.id != own)
     for row in conn.execute(query).all():
-        if not _info(row).claim_is_dead(now):
+        if not _info(row).claim_is_dead(now, stale_after):
             raise Conflict(f"{kind} run {row.id} is still running for datastack {datastack!r}")
         if row.builder:
             note_dead(row.builder)
@@ -123,9 +129,15 @@ def _claim(
 
 
 def submit_run(
-    store: Store, kind: str, params: Mapping[str, Any], datastack: str | None = None
+    store: Store,
+    kind: str,
+    params: Mapping[str, Any],
+    datastack: str | None = None,
+    owner: str | None = None,
 ) -> int:
-    """Record a QUEUED run; the runner then hands its id to whoever runs it."""
+    """Record a QUEUED run; the runner then hands its id to whoever runs it. ``owner`` is the
+    builder id of the process that will run it (the inline runner's submitter), so a QUEUED
+    run of a dead process can be told from one waiting on the broker."""
     with store.write() as conn:
         inserted = conn.execute(
             workflow_runs.insert().values(
@@ -134,13 +146,16 @@ def submit_run(
                 params=json.dumps(dict(params), default=str),
                 status=QUEUED,
                 created=store.clock(),
+                builder=owner,
             )
         ).inserted_primary_key
     assert inserted is not None
     return int(inserted[0])
 
 
-def claim_run(store: Store, run_id: int, *, exclusive: bool = False) -> RunInfo | None:
+def claim_run(
+    store: Store, run_id: int, *, exclusive: bool = False, stale_after: timedelta = STALE_AFTER
+) -> RunInfo | None:
     """Make this process the run's owner. None when there is nothing to do: the run finished,
     or a live process holds it (a task delivered twice). A run whose owner died is taken over.
     Raises Conflict when ``exclusive`` and another live run of its kind holds the datastack."""
@@ -152,12 +167,12 @@ def claim_run(store: Store, run_id: int, *, exclusive: bool = False) -> RunInfo 
         if row is None:
             raise NotFound(f"workflow run {run_id} does not exist")
         info, now = _info(row), store.clock()
-        if info.finished or (info.status == RUNNING and not info.claim_is_dead(now)):
+        if info.finished or (info.status == RUNNING and not info.claim_is_dead(now, stale_after)):
             return None
         if info.status == RUNNING and info.builder:  # dead: its version builds are too
             note_dead(info.builder)
         if exclusive:
-            _claim(conn, info.kind, info.datastack, now, own=run_id)
+            _claim(conn, info.kind, info.datastack, now, own=run_id, stale_after=stale_after)
         conn.execute(
             _by_id(run_id).values(
                 status=RUNNING,
