@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # worker. Keep it above the longest workflow: a live task delivered twice is harmless (the
     # second delivery finds the run held and leaves it) but is then not redelivered again
     task_visibility_timeout: int = Field(default=6 * 3600, ge=1)
+    # least seconds between one ingest run of a table ending and the next one that annotation
+    # writes trigger starting (writes coalesce into one QUEUED run per table meanwhile)
+    ingest_min_interval_s: float = Field(default=5.0, ge=0)
     # seconds after which a RUNNING run whose heartbeat stopped is taken for dead: the reaper
     # (in every worker and in fixative serve) then has it redone, or marks it FAILED
     run_stale_after_s: float = Field(default=120.0, gt=0)

@@ -243,8 +243,8 @@ def _unlinked(ww: WriteWorld, table: str) -> list[Any]:
 
 
 def test_writes_while_an_ingest_waits_are_ingested(ww: WriteWorld) -> None:
-    """Writes that arrive while the runner is busy (an ingest of the table already queued, its
-    instant fixed at submission) still get supervoxel and root ids once the runs finish."""
+    """Writes that arrive while the runner is busy (the table's ingest run already queued: its
+    instant is fixed when it starts) still get supervoxel and root ids once the runs finish."""
     import threading
 
     from fixative.runner.inline import InlineRunner

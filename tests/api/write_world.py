@@ -30,6 +30,7 @@ OPTIONS = datastack.DemoOptions(synapses=300, max_merges=20, mistakes=4, days=2)
 AV = datastack.ALIGNED_VOLUME
 RES = [8.0, 8.0, 40.0]
 MAX_BODY = 200_000
+INGEST_INTERVAL_S = 1.0  # ingest_min_interval_s: writes' ingest runs of a table start this apart
 # who holds what: user, datastack (None: the world's), level
 USERS = {
     "alice": ("alice", None, "edit"),
@@ -125,7 +126,11 @@ def served_write_world(backend: str, home: Path, template: str | None) -> Iterat
         ds_name = store.engine.url.database if store.dialect_name == "postgresql" else "demo"
         read = ReadWorld(store, manifest, home, datastack=ds_name or "demo")
         settings = read.settings().model_copy(
-            update={"auth": "tokens", "max_request_bytes": MAX_BODY}
+            update={
+                "auth": "tokens",
+                "max_request_bytes": MAX_BODY,
+                "ingest_min_interval_s": INGEST_INTERVAL_S,
+            }
         )
         services = build_services(settings, store)
         stack.callback(services.close)

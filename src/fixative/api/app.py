@@ -101,25 +101,30 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
 
 def _register_write_side(app: Flask, services: HttpServices) -> None:
     """Annotation writes, chunkedgraph edits and workflow endpoints. They need the user the
-    request runs as (auth), so they come with an authorizer; writes submit ingest runs when a
+    request runs as (auth), so they come with an authorizer; writes queue ingest runs when a
     runner is configured."""
     from fixative.api.annotation import annotation_blueprint
     from fixative.api.edits import edits_blueprint
     from fixative.api.workflows import workflows_blueprint
+    from fixative.runner.coalesce import WriteIngest
 
     authorizer = services.authorizer
     if authorizer is None:
         return
     runner = services.runner
+    ingest = (
+        None
+        if runner is None
+        else WriteIngest(services.store, runner, services.settings.ingest_min_interval_s)
+    )
 
     def after_write(datastack: str, table: str) -> None:
-        """Ingest the new rows: one run per write, at the write's instant (a run queued
-        earlier has an earlier instant and would miss them). Concurrent ingests of a table are
-        harmless: segmentation rows are upserted by id."""
+        """Ingest the new rows: the table's one coalesced, rate-limited ingest run, whose
+        instant is fixed when it starts (``fixative.runner.coalesce``)."""
         info = services.store.find_table(table)
-        if runner is None or info is None or info.segmentation_table is None:
+        if ingest is None or info is None or info.segmentation_table is None:
             return
-        runner.submit("ingest", {"table": table}, datastack)
+        ingest(datastack, table)
 
     app.register_blueprint(annotation_blueprint(services.store, authorizer, after_write))
     app.register_blueprint(edits_blueprint(services.graph_by_table, services.segmentation_by_table))

@@ -136,6 +136,16 @@ class CeleryRunner:
             finish_run(self.store, run_id, error=error)
             raise error from exc
 
+    def enqueue(self, run_id: int, delay_s: float = 0.0) -> None:
+        """Send a recorded run to the workers, to start after ``delay_s`` seconds (a countdown:
+        the worker holds the task until then)."""
+        try:
+            self.app.send_task(RUN_TASK, args=[run_id], countdown=delay_s if delay_s > 0 else None)
+        except Exception as exc:
+            error = Transient(f"the broker refused run {run_id}: {exc}")
+            finish_run(self.store, run_id, error=error)
+            raise error from exc
+
     def wait(self, run_id: int, timeout: float | None = None) -> RunInfo:
         return poll_until_finished(self.store, run_id, timeout)
 

@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from fixative.errors import Conflict
+from fixative.runner.coalesce import fix_instant_at_start
 from fixative.runner.records import (
     HEARTBEAT_EVERY_S,
     RunInfo,
@@ -47,6 +48,7 @@ def execute(services: Services, run_id: int) -> RunInfo:
     try:
         # several beats fit in the stale threshold, so one missed beat is no death
         with heartbeat(store, run_id, min(HEARTBEAT_EVERY_S, stale_after.total_seconds() / 6)):
+            claimed = fix_instant_at_start(store, claimed)  # a write-triggered ingest's instant
             summary = kind.fn(services, claimed.params, RunProgress(store, run_id))
     except Exception as exc:
         log.exception("run %s (%s) failed", run_id, claimed.kind)

@@ -22,6 +22,11 @@ class TaskRunner(Protocol):
         """Record a QUEUED run and hand it over; returns its id."""
         ...
 
+    def enqueue(self, run_id: int, delay_s: float = 0.0) -> None:
+        """Hand over a run already recorded QUEUED, to start no sooner than ``delay_s`` seconds
+        from now (``fixative.runner.coalesce``: writes' ingest runs)."""
+        ...
+
     def wait(self, run_id: int, timeout: float | None = None) -> RunInfo:
         """The run's record once it finished (Transient after ``timeout`` seconds)."""
         ...
