@@ -11,6 +11,7 @@ import pytest
 from fixative.clock import as_utc
 from fixative.runner.coalesce import MARK, WriteIngest, fix_instant_at_start, queue_ingest
 from fixative.runner.records import QUEUED, claim_run, finish_run, get_run
+from fixative.runner.tables import workflow_runs
 from fixative.store import NewTable, Store
 from fixative.testing.clock import TickingClock
 
@@ -80,6 +81,15 @@ def test_the_instant_is_fixed_at_start_and_kept(
     again = fix_instant_at_start(store, get_run(store, queued.run_id))
     assert again.params["at"] == started.params["at"]
     assert len(ids) == 1
+    with store.write() as conn:  # the reaper puts a dead owner's run back to QUEUED
+        conn.execute(
+            workflow_runs.update()
+            .where(workflow_runs.c.id == queued.run_id)
+            .values(status=QUEUED, builder=None)
+        )
+    fresh = queue_ingest(store, "ds", "tags_a", INTERVAL_S)  # its instant is past: a new run
+    assert fresh.new
+    assert fresh.run_id != queued.run_id
 
 
 class _Recorder:

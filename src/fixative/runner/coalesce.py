@@ -104,7 +104,9 @@ def queue_ingest(store: Store, datastack: str, table: str, min_interval_s: float
             )
         ).all()
         for row, params in _of_table(queued, table):
-            if params.get(MARK):
+            # a run put back to QUEUED after its owner died keeps the instant it fixed at its
+            # start, so it would not cover this write: only one whose instant waits counts
+            if params.get(MARK) and params.get("at") is None:
                 return Queued(int(row.id), False, 0.0, row.created)
         last, delay = _last_run(conn, datastack, table), 0.0
         if last is not None:  # the next start: the interval after the last run started and ended
