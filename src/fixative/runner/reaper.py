@@ -74,16 +74,21 @@ def recover(
     id a redone run is QUEUED under (the inline runner's process; None for the broker)."""
     now = now or store.clock()
     dead = [r for r in open_runs(store) if run_is_dead(r, now, None, stale_after=stale_after)]
+    gone = {r.id: builder_is_dead(r.builder) for r in dead}  # else silent: heartbeat too old
     for run in dead:
         if run.builder:
             note_dead(run.builder)  # its version builds are recovered below, wherever it ran
     versions = recover_versions(store, grace=RECOVER_GRACE, now=now)
-    reaped = [r for r in (_reap(store, run, redo, owner, now) for run in dead) if r is not None]
+    reaped = [
+        r
+        for r in (_reap(store, run, gone[run.id], redo, owner, now) for run in dead)
+        if r is not None
+    ]
     return Recovered(reaped, versions)
 
 
 def _reap(
-    store: Store, run: RunInfo, redo: Redo | None, owner: str | None, now: datetime
+    store: Store, run: RunInfo, gone: bool, redo: Redo | None, owner: str | None, now: datetime
 ) -> Reaped | None:
     """Requeue or fail ``run`` unless another process moved it on since it was read."""
     runs = workflow_runs
@@ -91,7 +96,7 @@ def _reap(
     if redo is not None:
         values = {"status": QUEUED, "builder": owner, "heartbeat": now}
     else:
-        why = "its process is gone" if builder_is_dead(run.builder) else "its heartbeat stopped"
+        why = "its process is gone" if gone else "its heartbeat stopped"
         error = f"owner {run.builder or 'unknown'} died ({why}) while {run.status}; resubmit"
         values = {"status": FAILED, "error": error, "finished": now}
     with store.write() as conn:
