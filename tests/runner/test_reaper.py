@@ -98,6 +98,38 @@ def _foreign() -> str:
     return f"elsewhere-{uuid.uuid4().hex[:8]}/0123456789ab.1.2.3:42"
 
 
+def test_serve_redoes_the_runs_a_killed_process_left(world: RunnerWorld, tmp_path: Path) -> None:
+    """A QUEUED inline run of a dead process is picked up by the next ``fixative serve``."""
+    run_id = _submitted_by_a_dead_process(world)
+    ds = world.settings.datastacks[0]
+    config = tmp_path / "serve.toml"
+    config.write_text(
+        f'home = "{world.settings.home}"\n'
+        f'database_url = "{world.settings.database_url}"\n'
+        "[[datastacks]]\n"
+        f'name = "{ds.name}"\n'
+        f'aligned_volume = "{ds.aligned_volume}"\n'
+        f'segmentation_source = "{ds.segmentation_source}"\n'
+        f'chunkedgraph_source = "{ds.chunkedgraph_source}"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIXATIVE_")}
+    server = subprocess.Popen(
+        [FIXATIVE, "--config", str(config), "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: get_run(world.store, run_id).finished, 60, "serve to redo the run")
+    finally:
+        stop_group(server)
+    run = get_run(world.store, run_id)
+    assert run.status == SUCCEEDED, run.error
+    assert run.builder is not None
+    assert run.builder.rpartition(":")[2] == str(server.pid)
+
+
 def _running(store: Store, run_id: int, beat_age: timedelta) -> str:
     beat, builder = store.clock() - beat_age, _foreign()
     with store.write() as conn:
