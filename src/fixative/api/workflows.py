@@ -16,7 +16,7 @@ from fixative.config import Settings
 from fixative.errors import Forbidden, InvalidInput
 from fixative.runner.port import TaskRunner
 from fixative.runner.records import RunInfo, get_run, list_runs
-from fixative.runner.tasks import TASKS
+from fixative.runner.tasks import TASKS, UPLOAD_PARAMS, upload_request
 from fixative.store import Store
 
 PREFIX = "/fixative/api/v1"
@@ -29,6 +29,7 @@ TAKES = {  # the parameters each kind uses; others would be silently ignored, so
     "create_version": {"at", "days_to_expire"},
     "materialize": {"at", "days_to_expire"},
     "expire": set(),
+    "upload": UPLOAD_PARAMS,
 }
 
 
@@ -62,6 +63,9 @@ def check_params(
     unknown = sorted(set(params) - takes)
     if unknown:
         raise InvalidInput(f"workflow {kind!r} takes no parameter(s) {', '.join(unknown)}")
+    if kind == "upload":  # its table, files and columns are checked as the run will read them
+        upload_request(store, settings, {**params, "datastack": datastack})
+        return
     if params.get("at") is not None:
         refuse_future(as_utc(params["at"]), store.clock(), "at")
     days = params.get("days_to_expire")

@@ -2,8 +2,9 @@
 parameters (JSON, fixed when the run was submitted, so a redelivered task redoes the same work)
 and a progress callback; it returns a JSON-able summary kept with the run.
 
-Every task is idempotent: ingest and update-roots skip what is done, a version build that died is
-cleaned by ``recover_versions`` before the next attempt starts a new one.
+Every task is idempotent: ingest and update-roots skip what is done, an upload skips the chunks
+already written, a version build that died is cleaned by ``recover_versions`` before the next
+attempt starts a new one.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fixative.clock import as_utc
 from fixative.errors import InvalidInput
 from fixative.services import Services
 from fixative.workflows.progress import Report, RunOptions
+
+if TYPE_CHECKING:
+    from fixative.config import Settings
+    from fixative.store import Store
+    from fixative.workflows.bulk_upload import UploadRequest
 
 Summary = dict[str, Any]
 TaskFn = Callable[[Services, Mapping[str, Any], Report], Summary]
@@ -164,12 +171,85 @@ def expire(services: Services, params: Mapping[str, Any], report: Report) -> Sum
     return {"expired": list(result.expired), "cleaned": list(result.cleaned)}
 
 
+UPLOAD_PARAMS = {"table", "files", "map", "start_id", "roots_valid_at", "chunk_rows"}
+
+
+def _positive(params: Mapping[str, Any], name: str) -> int | None:
+    value = params.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidInput(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def _upload_files(home: Path, files: Any) -> list[Path]:
+    """The files, each under the data directory ``home`` (shared by the API and the workers;
+    relative names are taken from there): a run reads nothing else of the machine it runs on."""
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+        raise InvalidInput("files must be a non-empty list of file names")
+    root = home.resolve()
+    paths = [(root / f).resolve() for f in files]
+    outside = [str(f) for f, p in zip(files, paths, strict=True) if not p.is_relative_to(root)]
+    if outside:
+        raise InvalidInput(f"upload files must lie under the data directory {str(root)!r}")
+    missing = [str(f) for f, p in zip(files, paths, strict=True) if not p.is_file()]
+    if missing:
+        raise InvalidInput(f"no such upload file(s) under {str(root)!r}: {', '.join(missing)}")
+    return paths
+
+
+def upload_request(store: Store, settings: Settings, params: Mapping[str, Any]) -> UploadRequest:
+    """The bulk upload a run's parameters ask for (InvalidInput naming what is wrong): table,
+    files, ``map`` (source -> column), ``start_id``, ``roots_valid_at``, ``chunk_rows``."""
+    from fixative.workflows.bulk_upload import DEFAULT_CHUNK_ROWS, UploadRequest
+
+    unknown = sorted(set(params) - UPLOAD_PARAMS - {"datastack"})
+    if unknown:
+        raise InvalidInput(f"workflow 'upload' takes no parameter(s) {', '.join(unknown)}")
+    table = params.get("table")
+    info = store.find_table(table) if isinstance(table, str) else None
+    volume = settings.datastack(_datastack(params)).aligned_volume
+    if info is None or info.aligned_volume != volume:
+        raise InvalidInput(f"datastack {params.get('datastack')!r} has no table {table!r}")
+    mapping = params.get("map")
+    if mapping is not None and (
+        not isinstance(mapping, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+    ):
+        raise InvalidInput("map must be an object of source name -> column name")
+    roots_at = params.get("roots_valid_at")
+    return UploadRequest(
+        info.table_name,
+        _upload_files(settings.home, params.get("files")),
+        mapping,
+        _positive(params, "start_id"),
+        as_utc(roots_at) if roots_at is not None else None,
+        _positive(params, "chunk_rows") or DEFAULT_CHUNK_ROWS,
+    )
+
+
+def upload(services: Services, params: Mapping[str, Any], report: Report) -> Summary:
+    """Bulk upload; a redelivered run skips the chunks already written (fixed ids per row)."""
+    from fixative.workflows.bulk_upload import bulk_upload
+
+    request = upload_request(services.store, services.settings, params)
+    done = bulk_upload(services.store, request, report)  # total 0 while a CSV's is unknown
+    rows = done.rows_inserted + done.rows_skipped
+    report(rows, rows)
+    return {
+        "rows_inserted": done.rows_inserted,
+        "rows_skipped": done.rows_skipped,
+        "segmentation_rows": done.segmentation_rows,
+        "chunks": done.chunks,
+    }
+
+
 TASKS: dict[str, TaskKind] = {
     "ingest": TaskKind(ingest, exclusive=False, needs_at=True),
     "update_roots": TaskKind(update_roots, exclusive=False, needs_at=True),
     "create_version": TaskKind(create_version, exclusive=False, needs_at=True),
     "materialize": TaskKind(materialize, exclusive=True, needs_at=True),
     "expire": TaskKind(expire, exclusive=False, needs_at=False),
+    "upload": TaskKind(upload, exclusive=False, needs_at=False),
 }
 
 
