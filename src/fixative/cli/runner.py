@@ -4,6 +4,7 @@ command line. ``submit`` goes to Celery when a broker is configured, else runs i
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -65,6 +66,16 @@ def register(cli: click.Group) -> None:
     @click.option("--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now.")
     @click.option("--table", default=None, help="Only this table (ingest, update_roots).")
     @click.option("--days-to-expire", type=click.IntRange(min=1), default=None)
+    @click.option(
+        "--file",
+        "files",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="upload: a file to load (under the data directory, which workers share).",
+    )
+    @click.option("--map", "mapping", multiple=True, metavar="SOURCE=COLUMN", help="upload.")
+    @click.option("--start-id", type=int, default=None, help="upload: first id.")
+    @click.option("--roots-valid-at", default=None, help="upload: supplied roots' instant.")
     @click.option("--wait/--no-wait", default=True, show_default=True)
     @click.option(
         "--timeout",
@@ -80,18 +91,24 @@ def register(cli: click.Group) -> None:
         at_text: str | None,
         table: str | None,
         days_to_expire: int | None,
+        files: tuple[Path, ...],
+        mapping: tuple[str, ...],
+        start_id: int | None,
+        roots_valid_at: str | None,
         wait: bool,
         timeout: float | None,
     ) -> None:
-        """Submit a workflow run (ingest, update_roots, create_version, materialize, expire) to
-        the task runner; with --wait, follow its progress to the end. With a broker, says so when
-        no worker answers (the run then stays QUEUED until one starts)."""
+        """Submit a workflow run (ingest, update_roots, create_version, materialize, expire,
+        upload) to the task runner; with --wait, follow its progress to the end. With a broker,
+        says so when no worker answers (the run then stays QUEUED until one starts)."""
         from fixative import bootstrap
         from fixative.services import Services
 
         settings = ctx.settings
         settings.datastack(datastack)  # a clear error before anything is recorded
         params: dict[str, Any] = {"at": at_text, "table": table, "days_to_expire": days_to_expire}
+        if kind == "upload":
+            params.update(_upload_params(settings.home, files, mapping, start_id, roots_valid_at))
         services = Services.from_settings(settings)
         runner = bootstrap.task_runner(settings, services)
         try:
@@ -104,6 +121,31 @@ def register(cli: click.Group) -> None:
         finally:
             runner.close()
             services.close()
+
+
+def _upload_params(
+    home: Path,
+    files: tuple[Path, ...],
+    mapping: tuple[str, ...],
+    start_id: int | None,
+    roots_valid_at: str | None,
+) -> dict[str, Any]:
+    """An upload's parameters; files under the data directory are named relative to it, so a
+    worker whose data directory is mounted elsewhere finds them."""
+    from fixative.cli.workflows import _pair
+
+    root = home.resolve()
+    names = [
+        str(f.resolve().relative_to(root)) if f.resolve().is_relative_to(root) else str(f)
+        for f in files
+    ]
+    pairs = dict(_pair(m) for m in mapping) or None
+    return {
+        "files": names,
+        "map": pairs,
+        "start_id": start_id,
+        "roots_valid_at": roots_valid_at,
+    }
 
 
 class _WorkerWatch:
