@@ -7,13 +7,14 @@ fails; after a write the ingest workflow is submitted so new rows get supervoxel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from fixative.api.auth import Authorizer, current_principal
-from fixative.api.wire import json_body
+from fixative.api.wire import json_body, whole
 from fixative.errors import InvalidInput, NotFound, PayloadTooLarge
 from fixative.idempotency.once import Request as IdempotentRequest
 from fixative.idempotency.once import run_once
@@ -23,6 +24,22 @@ from fixative.store.model import PERMISSIONS, TABLE_NAME_RE
 
 MAX_ANNOTATIONS = 10_000
 ID_LIMIT = 2**63
+
+
+def decimal_up_to(n: int) -> str:
+    """A regular expression for the decimals 1 to ``n``, no leading zeros."""
+    digits = str(n)
+    shorter = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    same = []
+    for i, d in enumerate(digits):
+        low = "1" if i == 0 else "0"
+        if int(d) > int(low):
+            same.append(f"{digits[:i]}[{low}-{int(d) - 1}][0-9]{{{len(digits) - i - 1}}}")
+    return "(?:" + "|".join([*shorter, *same, digits]) + ")"
+
+
+ANNOTATION_ID = decimal_up_to(ID_LIMIT - 1)
+ANNOTATION_IDS_RE = re.compile(f"^{ANNOTATION_ID}(?:,{ANNOTATION_ID})*$")  # as caveclient sends
 PREFIX = "/annotation/api/v2/aligned_volume/<aligned_volume>"
 METADATA_KEYS = frozenset(
     {
@@ -38,6 +55,8 @@ METADATA_KEYS = frozenset(
         "flat_segmentation_source",
     }
 )
+
+TEXT_METADATA = ("description", "notice_text", "flat_segmentation_source")
 
 AfterWrite = Callable[[str, str], None]  # (datastack, table) -> submit ingest
 
@@ -65,7 +84,7 @@ def _annotations(body: Any) -> list[Any]:
     for i, row in enumerate(rows):
         _refuse_nul(row, f"annotations[{i}]")
         if isinstance(row, dict) and row.get("id") is not None:  # a client id, or the row's
-            _id(row["id"], f"annotations[{i}].id")
+            row["id"] = _id(row["id"], f"annotations[{i}].id")
     return rows
 
 
@@ -99,24 +118,26 @@ def _table_name(name: object, what: str = "table_name") -> str:
 
 
 def _id(value: Any, where: str) -> int:
-    """An annotation id: a positive int64 (a larger one failed in PostgreSQL as a 500)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < ID_LIMIT:
+    """An annotation id: a positive int64 (a larger one failed in PostgreSQL as a 500). JSON's
+    565.0 is the integer 565, as JSON Schema says."""
+    number = whole(value)
+    if number is None or not 0 < number < ID_LIMIT:
         raise InvalidInput(f"{where}: {str(value)[:40]!r} is not an annotation id (1 to 2**63-1)")
-    return value
+    return number
 
 
 def _ids_arg() -> list[int]:
     raw = request.args.get("annotation_ids", "")
-    try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError:
-        shown = raw[:80]
-        raise InvalidInput(f"annotation_ids={shown!r} must be comma-separated integers") from None
-    if not ids:
+    if not raw:
         raise InvalidInput("give annotation_ids=1,2,3")
+    if ANNOTATION_IDS_RE.fullmatch(raw) is None:
+        raise InvalidInput(
+            f"annotation_ids={raw[:80]!r} must be comma-separated ids from 1 to 2**63-1"
+        )
+    ids = [int(part) for part in raw.split(",")]
     if len(ids) > MAX_ANNOTATIONS:
         raise PayloadTooLarge(f"at most {MAX_ANNOTATIONS:,} ids per call")
-    return [_id(i, "annotation_ids") for i in ids]
+    return ids
 
 
 def _resolution(meta: dict[str, Any]) -> tuple[float, float, float]:
@@ -188,6 +209,13 @@ def annotation_blueprint(
         for key, value in (("read", read_permission), ("write", write_permission)):
             if value not in PERMISSIONS:
                 raise InvalidInput(f"{key}_permission must be one of {', '.join(PERMISSIONS)}")
+        for key in TEXT_METADATA:  # stored as text: a list or an object here was a 500
+            if not isinstance(meta.get(key), str | None):
+                raise InvalidInput(f"metadata.{key} must be a string")
+        if isinstance(meta.get("user_id"), bool) or not isinstance(
+            meta.get("user_id"), str | int | None
+        ):
+            raise InvalidInput("metadata.user_id must be a string or an integer")
         reference = table_meta.get("reference_table") or None
         if reference is not None:
             _table_name(reference, "metadata.table_metadata.reference_table")
@@ -258,7 +286,7 @@ def annotation_blueprint(
         rows = _annotations(json_body())
         for n, row in enumerate(rows):
             if isinstance(row, dict) and "id" in row:
-                _id(row["id"], f"annotations[{n}].id")
+                row["id"] = _id(row["id"], f"annotations[{n}].id")
         response = once(
             lambda: {
                 str(old): int(new) for old, new in store.update_annotations(table, rows).items()

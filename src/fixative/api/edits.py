@@ -16,7 +16,7 @@ import numpy as np
 from flask import Blueprint, Response, jsonify
 
 from fixative.api.auth import current_principal
-from fixative.api.wire import json_body
+from fixative.api.wire import json_body, whole
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.chunkedgraph.port import ChunkedGraph, Operation
 from fixative.errors import Conflict, InvalidInput, NotFound
@@ -42,8 +42,7 @@ def _rows(value: Any, what: str) -> list[tuple[int, tuple[float, float, float]]]
             not isinstance(row, list)
             or len(row) != 4
             or any(isinstance(v, bool) or not isinstance(v, int | float) for v in row)
-            or not isinstance(row[0], int)
-            or not 0 < row[0] < ID_LIMIT
+            or not 0 < (whole(row[0]) or 0) < ID_LIMIT  # JSON's 5.0 is the integer 5
         ):
             raise InvalidInput(
                 f"{what}[{i}] must be [id, x, y, z] with an integer id in [1, 2**64)"
@@ -126,8 +125,8 @@ def edits_blueprint(graphs: GraphLookup, segmentations: SegmentationLookup) -> B
 
     def _operation_id() -> int:
         body = json_body()
-        op = body.get("operation_id") if isinstance(body, dict) else None
-        if isinstance(op, bool) or not isinstance(op, int) or op <= 0:
+        op = whole(body.get("operation_id")) if isinstance(body, dict) else None
+        if op is None or op <= 0:
             raise InvalidInput("the body must be {'operation_id': <positive integer>}")
         return op
 

@@ -10,23 +10,35 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from fixative import __version__
+from fixative.query.plan import MAX_OFFSET
 
 V2 = "/materialize/api/v2"
 V3 = "/materialize/api/v3"
 DS = "/datastack/{datastack}"
 VER = DS + "/version/{version}"
 
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
+NAME = {"type": "string", "minLength": 1}
+UINT64 = {"type": "integer", "minimum": 0, "maximum": UINT64_MAX, "description": "uint64"}
 PATH_PARAMS: dict[str, dict[str, Any]] = {
-    "datastack": {"type": "string"},
-    "version": {"type": "integer"},
-    "table": {"type": "string"},
-    "view": {"type": "string"},
-    "name": {"type": "string"},
-    "volume_id": {"type": "integer"},
-    "table_id": {"type": "string"},
-    "node_id": {"type": "integer", "minimum": 0},
-    "root_id": {"type": "integer", "minimum": 0},
+    "datastack": NAME,
+    "version": {"type": "integer", "format": "int32", "minimum": 1, "maximum": INT32_MAX},
+    "table": NAME,
+    "view": NAME,
+    "name": NAME,
+    "volume_id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": INT64_MAX},
+    "table_id": NAME,
+    "node_id": UINT64,
+    "root_id": UINT64,
 }
+# epoch seconds (year 1 to 9999), or ISO-8601 (RFC 3339 is a subset)
+EPOCH = {"type": "number", "minimum": -62135596800, "maximum": 253402300799}
+INSTANT = {"anyOf": [EPOCH, {"type": "string", "format": "date-time"}]}
+NO_VALUE = {"type": "string", "maxLength": 0, "description": "empty: as if not given"}
+REQUIRED_QUERY = frozenset({"schema_names", "annotation_ids"})
+NO_IO = frozenset({"/health", "/health/live", "/api/openapi.json", "/api/docs"})
 QUERY_FLAGS = (
     "return_pyarrow",
     "arrow_format",
@@ -52,10 +64,11 @@ class Route:
     path: str
     summary: str
     tag: str
-    query: tuple[str, ...] = ()
+    query: tuple[str, ...] = ()  # optional query parameters, or ``REQUIRED_QUERY``
     body: str | None = None
     returns: str = "json"
     headers: tuple[str, ...] = ()  # optional request headers (``HEADER_SCHEMAS``)
+    required: tuple[str, ...] = ()  # query parameters it cannot do without
 
 
 HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -146,6 +159,7 @@ def _routes() -> list[Route]:
             "Roots retired and created in an interval",
             "segmentation",
             ("timestamp_past", "timestamp_future"),
+            required=("timestamp_past",),
         ),
         Route(
             "get",
@@ -153,6 +167,8 @@ def _routes() -> list[Route]:
             "Past and future ids of roots (JSON body {root_ids} on GET, as PyChunkedGraph)",
             "segmentation",
             ("timestamp_past", "timestamp_future"),
+            "root_ids",
+            required=("timestamp_past",),
         ),
         Route(
             "post",
@@ -207,25 +223,30 @@ def _routes() -> list[Route]:
 
 
 def _filters() -> dict[str, Any]:
-    nested = {"type": "object", "additionalProperties": {"type": "object"}}
-    keys = (
-        "in",
-        "notin",
-        "out",
-        "equal",
-        "greater",
-        "less",
-        "greater_equal",
-        "less_equal",
-        "spatial",
-        "regex",
-    )
-    return {f"filter_{k}_dict": nested for k in keys}
+    """``filter_*_dict``: ``{table: {column: value}}``, the value's shape set by the filter
+    (``api/query_body.py``); a null table or column entry is skipped."""
+    scalar = {"type": ["number", "string", "boolean"]}
+    corner = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
+    values: dict[str, dict[str, Any]] = {
+        "in": {"type": "array", "items": scalar},
+        "notin": {"type": "array", "items": scalar},
+        "out": {"type": "array", "items": scalar},
+        "spatial": {"type": "array", "items": corner, "minItems": 2, "maxItems": 2},
+        "regex": {"type": "string"},
+    }
+    keys = ("equal", "greater", "less", "greater_equal", "less_equal")
+    values.update(dict.fromkeys(keys, scalar))
+
+    def nested(value: dict[str, Any]) -> dict[str, Any]:
+        columns = {"type": ["object", "null"], "additionalProperties": value}
+        return {"type": ["object", "null"], "additionalProperties": columns}
+
+    return {f"filter_{k}_dict": nested(v) for k, v in values.items()}
 
 
 def _bodies() -> dict[str, Any]:
     paging = {
-        "offset": {"type": "integer", "minimum": 0},
+        "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
         "limit": {"type": "integer", "minimum": 1},
         "desired_resolution": {
             "type": "array",
@@ -234,16 +255,18 @@ def _bodies() -> dict[str, Any]:
             "maxItems": 3,
         },
     }
-    names = {"type": "array", "items": {"type": "string"}}
-    by_table = {"type": "object", "additionalProperties": names}
-    suffixes = {"type": "object", "additionalProperties": {"type": "string"}}
+    names = {"type": "array", "items": NAME, "minItems": 1}  # none would select no column
+    by_table = {"type": "object", "propertyNames": NAME, "additionalProperties": names}
+    suffixes = {"type": "object", "propertyNames": NAME, "additionalProperties": {"type": "string"}}
+    suffix_list = {"type": "array", "items": {"type": "string"}}
     joins = {
         "type": "array",
-        "items": {"type": "array", "items": {"type": "string"}, "minItems": 4, "maxItems": 4},
+        "items": {"type": "array", "items": NAME, "minItems": 4, "maxItems": 4},
     }
     pairs = {
         "type": "array",
-        "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+        "items": {"type": "array", "items": NAME, "minItems": 2, "maxItems": 2},
+        "minItems": 1,
     }
     common = {**_filters(), **paging}
     return {
@@ -255,13 +278,17 @@ def _bodies() -> dict[str, Any]:
         "join_query": {
             "type": "object",
             "additionalProperties": False,
+            "anyOf": [
+                {"required": ["tables"]},
+                {"required": ["join_tables"], "properties": {"join_tables": {"minItems": 1}}},
+            ],
             "properties": {
                 **common,
                 "tables": pairs,
                 "join_tables": joins,
                 "select_columns": names,
                 "select_column_map": by_table,
-                "suffixes": {"oneOf": [names, suffixes]},
+                "suffixes": {"oneOf": [suffix_list, suffixes]},
                 "suffix_map": suffixes,
             },
         },
@@ -271,7 +298,7 @@ def _bodies() -> dict[str, Any]:
             "required": ["table", "timestamp"],
             "properties": {
                 **common,
-                "table": {"type": "string"},
+                "table": NAME,
                 "timestamp": {"type": "string", "format": "date-time"},
                 "join_tables": joins,
                 "select_columns": by_table,
@@ -293,34 +320,19 @@ def _operation(route: Route) -> dict[str, Any]:
                 {"name": name, "in": "path", "required": True, "schema": path_params[name]}
             )
     for name in route.query:
-        if name == "random_sample":
-            schema: dict[str, Any] = {"type": "integer", "minimum": 1}
-        elif name == "stop_layer":
-            schema = {"type": "integer", "minimum": 1}
-        elif name.startswith("timestamp"):
-            schema = {"type": "string", "description": "epoch seconds or ISO-8601"}
-        elif name in ("schema_names", "annotation_ids"):
-            schema = {"type": "string"}
-        elif name == "limit":
-            schema = {"type": "integer", "minimum": 1}
-        else:
-            schema = {"type": "string", "enum": ["True", "False", "true", "false"]}
+        required = name in REQUIRED_QUERY or name in route.required
         params.append(
             {
                 "name": name,
                 "in": "query",
-                "required": name in ("schema_names", "annotation_ids"),
-                "schema": schema,
+                "required": required,
+                "schema": _query_schema(name, required),
             }
         )
     for name in route.headers:
         params.append(
             {"name": name, "in": "header", "required": False, "schema": HEADER_SCHEMAS[name]}
         )
-    error = {
-        "description": "Error",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
     if route.returns == "rows":
         ok: dict[str, Any] = {
             "description": "Arrow IPC stream, or JSON records",
@@ -348,6 +360,7 @@ def _operation(route: Route) -> dict[str, Any]:
         }
     else:
         ok = {"description": "OK", "content": {"application/json": {"schema": {}}}}
+    status = "202" if route.returns == "accepted" else "200"
     op: dict[str, Any] = {
         "summary": route.summary,
         "tags": [route.tag],
@@ -355,10 +368,8 @@ def _operation(route: Route) -> dict[str, Any]:
         .replace("{", "")
         .replace("}", ""),
         "parameters": params,
-        "responses": {"200": ok, "400": error, "401": error, "403": error, "404": error},
+        "responses": {status: ok, **_errors(route)},
     }
-    if "Idempotency-Key" in route.headers:
-        op["responses"]["422"] = error  # the key was used for another request
     if route.body == "binary":
         op["requestBody"] = {
             "required": True,
@@ -369,11 +380,51 @@ def _operation(route: Route) -> dict[str, Any]:
     elif route.body is not None:
         ref = {"$ref": f"#/components/schemas/{route.body}"}
         op["requestBody"] = {
-            "required": route.body not in ("simple_query", "join_query", "workflow"),
+            "required": route.body not in ("simple_query", "workflow"),
             "content": {"application/json": {"schema": ref}},
         }
-        op["responses"]["413"] = error
     return op
+
+
+def _query_schema(name: str, required: bool) -> dict[str, Any]:
+    from fixative.api.openapi_write import WRITE_QUERY
+    from fixative.api.wire import BOOL_WORDS
+
+    if name in ("random_sample", "stop_layer"):
+        return {"type": "integer", "minimum": 1, "maximum": INT64_MAX}
+    if name in WRITE_QUERY:
+        return WRITE_QUERY[name]
+    if name == "schema_names":
+        return {"type": "string", "pattern": r"[^\s,]", "description": "a,b: schema types"}
+    if name.startswith("timestamp"):
+        return INSTANT if required else {"anyOf": [*INSTANT["anyOf"], NO_VALUE]}
+    return {"type": "string", "enum": ["", *BOOL_WORDS]}
+
+
+def _errors(route: Route) -> dict[str, Any]:
+    """The error statuses ``route`` can answer: 400/401/403/404 always; 409 for writes and
+    queries (state clashes: an existing name, a held lock, a version not AVAILABLE); 413 for
+    bodies and id lists; 415 for any write (``api/csrf.py`` refuses text/plain and form
+    bodies); 422 for edits and queries (a point outside the volume, a query past its time)
+    and idempotent writes (the key was used for another request); 503 when the database is
+    lost (any request that reads it)."""
+    error = {
+        "description": "Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    codes = ["400", "401", "403", "404"]
+    writes = route.method != "get" and route.tag in ("annotation", "edits", "workflows")
+    if writes or route.tag == "query":
+        codes.append("409")
+    if route.body is not None or "annotation_ids" in route.query:
+        codes.append("413")
+    if route.method != "get":
+        codes.append("415")
+    if route.headers or route.tag in ("edits", "query"):
+        codes.append("422")
+    if route.path not in NO_IO:
+        codes.append("503")
+    return dict.fromkeys(codes, error)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -387,7 +438,7 @@ def openapi_document() -> dict[str, Any]:
         schemas[key] = {
             "type": "object",
             "required": [key],
-            "properties": {key: {"type": "array", "items": {"type": "integer", "minimum": 0}}},
+            "properties": {key: {"type": "array", "items": UINT64}},
         }
     from fixative.api.home import HOME_SCHEMA
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fixative.api.openapi import Route
+from fixative.api.annotation import (
+    ANNOTATION_ID,
+    ID_LIMIT,
+    MAX_ANNOTATIONS,
+    METADATA_KEYS,
+    TEXT_METADATA,
+)
+from fixative.api.edits import MAX_NM, MAX_POINTS
+from fixative.api.openapi import INSTANT, INT64_MAX, NAME, UINT64_MAX, Route
+from fixative.api.workflows import MAX_DAYS, MAX_LIST, TAKES
+from fixative.schemas.registry import list_schemas
+from fixative.store.model import PERMISSIONS, TABLE_NAME_RE
 
 AV = "/annotation/api/v2/aligned_volume/{aligned_volume}/table"
 SEG = "/segmentation/api/v1/table/{table_id}"
@@ -13,13 +24,19 @@ FX = "/fixative/api/v1"
 IDEMPOTENT = ("Idempotency-Key",)
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
-    "aligned_volume": {"type": "string"},
-    "kind": {
-        "type": "string",
-        "description": "ingest, update_roots, create_version, materialize or expire",
-    },
-    "run_id": {"type": "integer", "minimum": 1},
+    "aligned_volume": NAME,
+    "kind": {"type": "string", "enum": sorted(TAKES)},
+    "run_id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64_MAX},
 }
+WRITE_QUERY: dict[str, dict[str, Any]] = {
+    "annotation_ids": {
+        "type": "string",
+        "pattern": f"^{ANNOTATION_ID}(?:,{ANNOTATION_ID})*$",
+        "description": f"comma-separated ids (1 to 2**63-1), at most {MAX_ANNOTATIONS:,}",
+    },
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIST},
+}
+ANNOTATION_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": ID_LIMIT - 1}
 
 
 def write_routes() -> list[Route]:
@@ -48,7 +65,7 @@ def write_routes() -> list[Route]:
             AV + "/{table}/annotations",
             "Update annotations",
             "annotation",
-            body="rows",
+            body="updated_rows",
             headers=IDEMPOTENT,
         ),
         Route(
@@ -69,6 +86,7 @@ def write_routes() -> list[Route]:
             "Start a workflow run (admin)",
             "workflows",
             body="workflow",
+            returns="accepted",
         ),
         Route(
             "post",
@@ -84,35 +102,32 @@ def write_routes() -> list[Route]:
 def write_bodies() -> dict[str, Any]:
     point_row = {
         "type": "array",
-        "items": {"type": "number"},
+        "prefixItems": [
+            {"type": "integer", "minimum": 1, "maximum": UINT64_MAX},
+            *[{"type": "number", "minimum": -MAX_NM, "maximum": MAX_NM}] * 3,
+        ],
         "minItems": 4,
         "maxItems": 4,
         "description": "[supervoxel or root id (1 to 2**64-1), x, y, z] with the position in "
         "nm (finite)",
     }
-    rows = {"type": "array", "items": point_row, "minItems": 1}
+    rows = {"type": "array", "items": point_row, "minItems": 1, "maxItems": MAX_POINTS}
     return {
-        "create_table": {
-            "type": "object",
-            "required": ["schema_type", "table_name", "metadata"],
-            "properties": {
-                "schema_type": {"type": "string"},
-                "table_name": {"type": "string"},
-                "metadata": {"type": "object"},
-            },
-        },
-        "rows": {
-            "type": "object",
-            "required": ["annotations"],
-            "additionalProperties": False,
-            "properties": {
-                "annotations": {"type": "array", "items": {"type": "object"}, "maxItems": 10000}
-            },
-        },
+        "create_table": _create_table(),
+        "rows": _rows({"id": {"oneOf": [ANNOTATION_ID_SCHEMA, {"type": "null"}]}}, []),
+        "updated_rows": _rows({"id": ANNOTATION_ID_SCHEMA}, ["id"]),
         "annotation_ids": {
             "type": "object",
             "required": ["annotation_ids"],
-            "properties": {"annotation_ids": {"type": "array", "items": {"type": "integer"}}},
+            "properties": {
+                "annotation_ids": {
+                    "type": "array",
+                    "items": ANNOTATION_ID_SCHEMA,
+                    "uniqueItems": True,
+                    "minItems": 1,
+                    "maxItems": MAX_ANNOTATIONS,
+                }
+            },
         },
         "merge": {**rows, "minItems": 2, "maxItems": 2},
         "split": {
@@ -124,15 +139,14 @@ def write_bodies() -> dict[str, Any]:
         "operation": {
             "type": "object",
             "required": ["operation_id"],
-            "properties": {"operation_id": {"type": "integer", "minimum": 1}},
+            "properties": {"operation_id": {"type": "integer", "minimum": 1, "maximum": INT64_MAX}},
         },
         "workflow": {
-            "type": "object",
+            "type": ["object", "null"],  # null: as no body
             "additionalProperties": False,
             "properties": {
                 "at": {
-                    "type": "string",
-                    "format": "date-time",
+                    **INSTANT,
                     "description": "not in the future (ingest, update_roots, versions)",
                 },
                 "table": {
@@ -142,10 +156,62 @@ def write_bodies() -> dict[str, Any]:
                 "days_to_expire": {
                     "type": "integer",
                     "minimum": 1,
-                    "maximum": 3650,
+                    "maximum": MAX_DAYS,
                     "description": "create_version and materialize",
                 },
             },
+        },
+    }
+
+
+def _rows(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """Annotation rows: their other fields are those of the table's schema type (see
+    ``/schema/api/v2/type/{name}``), so the document cannot list them."""
+    row = {"type": "object", "properties": properties, "required": required}
+    return {
+        "type": "object",
+        "required": ["annotations"],
+        "additionalProperties": False,
+        "properties": {
+            "annotations": {
+                "type": "array",
+                "items": row,
+                "minItems": 1,
+                "maxItems": MAX_ANNOTATIONS,
+            }
+        },
+    }
+
+
+def _create_table() -> dict[str, Any]:
+    number = {"type": "number", "exclusiveMinimum": 0}
+    permission = {"type": "string", "enum": list(PERMISSIONS)}
+    name = {"type": "string", "pattern": TABLE_NAME_RE.pattern}
+    metadata = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f"voxel_resolution_{axis}" for axis in "xyz"],
+        "properties": {
+            **{key: {} for key in sorted(METADATA_KEYS)},
+            **{key: {"type": ["string", "null"]} for key in TEXT_METADATA},
+            "user_id": {"type": ["string", "integer", "null"]},
+            **{f"voxel_resolution_{axis}": number for axis in "xyz"},
+            "read_permission": permission,
+            "write_permission": permission,
+            "table_metadata": {
+                "type": ["object", "null"],
+                "properties": {"reference_table": {"anyOf": [name, {"type": "null"}]}},
+            },
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["schema_type", "table_name", "metadata"],
+        "additionalProperties": False,
+        "properties": {
+            "schema_type": {"type": "string", "enum": list_schemas()},
+            "table_name": name,
+            "metadata": metadata,
         },
     }
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from fixative.api.wire import whole
 from fixative.clock import as_utc
 from fixative.errors import InvalidInput
 from fixative.query.spec import Filter, FilterOp, Join, QuerySpec
@@ -127,14 +128,14 @@ def parse_filters(body: Mapping[str, Any]) -> tuple[Filter, ...]:
 
 
 def _paging(body: Mapping[str, Any]) -> tuple[int, int | None]:
-    offset = body.get("offset")
-    if offset is None:
-        offset = 0
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(f"offset must be a non-negative integer, not {offset!r}")
-    limit = body.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise InvalidInput(f"limit must be a positive integer, not {limit!r}")
+    raw_offset = body.get("offset")
+    offset = 0 if raw_offset is None else whole(raw_offset)  # JSON's 5.0 is the integer 5
+    if offset is None or offset < 0:
+        raise InvalidInput(f"offset must be a non-negative integer, not {raw_offset!r}")
+    raw_limit = body.get("limit")
+    limit = None if raw_limit is None else whole(raw_limit)
+    if raw_limit is not None and (limit is None or limit < 1):
+        raise InvalidInput(f"limit must be a positive integer, not {raw_limit!r}")
     return offset, limit
 
 

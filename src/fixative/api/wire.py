@@ -47,10 +47,22 @@ def id_list(body: Any, key: str) -> npt.NDArray[np.uint64]:
     values = body[key]
     if not isinstance(values, list):
         raise InvalidInput(f"{key!r} must be a list of integer ids")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > UINT64_MAX:
-            raise InvalidInput(f"{key!r} holds {v!r}, not a 64-bit unsigned integer id")
-    return np.array(values, dtype=np.uint64) if values else to_uint64([])
+    ids = [whole(v) for v in values]  # JSON's 431.0 is the integer 431 (JSON Schema agrees)
+    for v, given in zip(ids, values, strict=True):
+        if v is None or v < 0 or v > UINT64_MAX:
+            raise InvalidInput(f"{key!r} holds {given!r}, not a 64-bit unsigned integer id")
+    return np.array(ids, dtype=np.uint64) if ids else to_uint64([])
+
+
+def whole(value: Any) -> int | None:
+    """An integer, or a float with no fraction (exact up to 2**53), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return None
 
 
 def timestamp_arg(name: str, default: datetime | None = None) -> datetime | None:
@@ -68,16 +80,20 @@ def timestamp_arg(name: str, default: datetime | None = None) -> datetime | None
         raise InvalidInput(f"query parameter {name}={raw!r} is not a timestamp") from None
 
 
+BOOL_WORDS = {"True": True, "true": True, "1": True, "False": False, "false": False, "0": False}
+
+
 def bool_arg(name: str, default: bool = False) -> bool:
+    """A query-string boolean, spelled as Python (caveclient) or JSON does, or 1/0; empty is
+    the default. Exactly the spellings the OpenAPI document lists (``BOOL_WORDS``)."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    lowered = raw.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"query parameter {name}={raw!r} is not a boolean")
+    if raw in BOOL_WORDS:
+        return BOOL_WORDS[raw]
+    raise InvalidInput(
+        f"query parameter {name}={raw[:40]!r} is not a boolean ({', '.join(BOOL_WORDS)})"
+    )
 
 
 def epoch(value: datetime) -> float:
