@@ -21,7 +21,8 @@ seconds each:
 1. ``served``: the clients over HTTP (Arrow, zstd buffers, decoded with ``pyarrow.ipc``);
 2. ``direct``: the same statements the engine compiles (``VersionQuery`` for roots, box, count;
    a live query's version statement for ``live``; the catalogue row for ``meta``) on one psycopg
-   connection per client, rows fetched to Python;
+   connection per client to the version database (``meta`` on one per process to the live
+   one), rows fetched to Python;
 3. ``served+writer``: phase 1 with one more client posting 10 synapses per request through the
    annotation API (each write submits an ingest run);
 4. ``served+build``: phase 1 while ``fixative version create demo`` builds version 2 (its time
@@ -134,12 +135,12 @@ class HttpClient:
 class SqlClient:
     """The engine's own statements for the same requests, run on plain psycopg connections."""
 
-    def __init__(self, w: Workload, columns: Any) -> None:
+    def __init__(self, w: Workload, columns: Any, live: tuple[threading.Lock, Any]) -> None:
         self.w = w
         self.columns = columns
         self.dialect = pg_dialect.dialect()  # type: ignore[no-untyped-call]
-        self.version = psycopg.connect(w.version_dsn, autocommit=True)
-        self.live = psycopg.connect(w.live_dsn, autocommit=True)
+        self.version = connect(w.version_dsn)
+        self.live = live  # one per process, for the cheap catalogue reads
 
     def _statement(self, spec: QuerySpec, count: bool) -> tuple[str, Any]:
         query = VersionQuery(make_plan(spec, [self.columns], 1_000_000), "postgresql")
@@ -150,10 +151,10 @@ class SqlClient:
     def run(self, kind: str, rng: random.Random) -> int:
         w = self.w
         if kind == "meta":
-            rows = self.live.execute(
-                "SELECT * FROM versions WHERE datastack = %s AND version = 1", (DS,)
-            ).fetchall()
-            return len(rows)
+            lock, conn = self.live
+            with lock:
+                sql = "SELECT * FROM versions WHERE datastack = %s AND version = 1"
+                return len(conn.execute(sql, (DS,)).fetchall())
         if kind == "box":
             f = Filter(TABLE, "pre_pt_position", "spatial", tuple(map(tuple, _box(rng, w))))
         else:
@@ -162,6 +163,18 @@ class SqlClient:
             )
         sql, params = self._statement(QuerySpec(tables=(TABLE,), filters=(f,)), kind == "count")
         return len(self.version.execute(sql, params).fetchall())
+
+
+def connect(dsn: str) -> Any:
+    """A psycopg connection, waiting out a full server (other users share it) for a while."""
+    for attempt in range(30):
+        try:
+            return psycopg.connect(dsn, autocommit=True)
+        except psycopg.OperationalError:
+            if attempt == 29:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def _loop(client: Any, stop_at: float, seed: int, out: list[Sample]) -> None:
@@ -181,12 +194,15 @@ def _loop(client: Any, stop_at: float, seed: int, out: list[Sample]) -> None:
 
 def client_process(mode: str, w: Workload, threads: int, duration: float, seed: int) -> Any:
     """One process's share of the clients; returns its samples."""
-    columns = None
+    clients: list[Any]
     if mode == "direct":
         store = open_store(w.live_dsn)
         columns = flat_columns(store.get_table(TABLE))
         store.dispose()
-    clients = [HttpClient(w) if mode == "served" else SqlClient(w, columns) for _ in range(threads)]
+        live = (threading.Lock(), connect(w.live_dsn))
+        clients = [SqlClient(w, columns, live) for _ in range(threads)]
+    else:
+        clients = [HttpClient(w) for _ in range(threads)]
     out: list[Sample] = []
     stop_at = time.monotonic() + duration
     workers = [
