@@ -4,6 +4,7 @@ from the command line."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
@@ -44,7 +45,14 @@ def _build_version(
         seg, cg = bootstrap.segmentation_source(ds), bootstrap.chunkedgraph(ds, store)
         with (
             progress_bars(console) as bar,
-            recorded(store, kind, params, ds.name, exclusive=complete_workflow) as run,
+            recorded(
+                store,
+                kind,
+                params,
+                ds.name,
+                exclusive=complete_workflow,
+                stale_after=timedelta(seconds=ctx.settings.run_stale_after_s),
+            ) as run,
         ):
             request = VersionRequest(
                 ds.name,
@@ -68,8 +76,6 @@ def _build_version(
 def recover_dead(ctx: Context, store: Store) -> None:
     """What processes killed outright left: their runs are sent to the workers again (with a
     broker) or marked FAILED, their version builds cleaned (``runner.reaper.recover``)."""
-    from datetime import timedelta
-
     from fixative.runner.reaper import recover
 
     settings, runners = ctx.settings, []

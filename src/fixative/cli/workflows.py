@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,7 +53,8 @@ def _per_table(
         with progress_bars(ctx.console) as bar:
             for info in _tables(store, ctx.settings, datastack, only):
                 params = {"table": info.table_name, "at": at.isoformat()}
-                with recorded(store, kind, params, ds.name) as progress:
+                stale_after = timedelta(seconds=ctx.settings.run_stale_after_s)
+                with recorded(store, kind, params, ds.name, stale_after=stale_after) as progress:
                     line = work(info.table_name, tee(bar(info.table_name), progress))
                 ctx.console.print(f"{info.table_name}: {line}")
     finally:
@@ -162,7 +163,11 @@ def register(cli: click.Group) -> None:
         store = bootstrap.live_store(settings)
         try:
             params = {"table": table, "files": [str(f) for f in files], "map": pairs}
-            with progress_bars(console) as bar, recorded(store, "upload", params) as progress:
+            stale_after = timedelta(seconds=settings.run_stale_after_s)
+            with (
+                progress_bars(console) as bar,
+                recorded(store, "upload", params, stale_after=stale_after) as progress,
+            ):
                 done = bulk_upload(store, request, tee(bar(table), progress))
         finally:
             store.dispose()

@@ -11,9 +11,9 @@ from datetime import timedelta
 from fixative.errors import Conflict
 from fixative.runner.coalesce import fix_instant_at_start
 from fixative.runner.records import (
-    HEARTBEAT_EVERY_S,
     RunInfo,
     RunProgress,
+    beat_every_s,
     claim_run,
     finish_run,
     get_run,
@@ -46,8 +46,7 @@ def execute(services: Services, run_id: int) -> RunInfo:
     if claimed.attempts > 1:
         log.warning("run %s: attempt %s takes over from a dead process", run_id, claimed.attempts)
     try:
-        # several beats fit in the stale threshold, so one missed beat is no death
-        with heartbeat(store, run_id, min(HEARTBEAT_EVERY_S, stale_after.total_seconds() / 6)):
+        with heartbeat(store, run_id, beat_every_s(stale_after)):
             claimed = fix_instant_at_start(store, claimed)  # a write-triggered ingest's instant
             summary = kind.fn(services, claimed.params, RunProgress(store, run_id))
     except Exception as exc:

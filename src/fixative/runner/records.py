@@ -206,6 +206,11 @@ def finish_run(
         conn.execute(_by_id(run_id).values(**values))
 
 
+def beat_every_s(stale_after: timedelta) -> float:
+    """Several beats fit in the stale threshold, so one missed beat is no death."""
+    return min(HEARTBEAT_EVERY_S, stale_after.total_seconds() / 6)
+
+
 @contextmanager
 def heartbeat(store: Store, run_id: int, every_s: float = HEARTBEAT_EVERY_S) -> Iterator[None]:
     """Stamp the run's ``heartbeat`` every ``every_s`` seconds while the block runs, so other
@@ -237,13 +242,15 @@ def recorded(
     datastack: str | None = None,
     *,
     exclusive: bool = False,
+    stale_after: timedelta = STALE_AFTER,
 ) -> Iterator[RunProgress]:
     """Record a run around the block: RUNNING, then SUCCEEDED, or FAILED with the error.
-    ``exclusive`` runs hold the per-datastack lock of their kind while they run."""
+    ``exclusive`` runs hold the per-datastack lock of their kind while they run; the heartbeat
+    beats often enough that a reaper using ``stale_after`` takes it for alive."""
     with store.write() as conn:
         now = store.clock()
         if exclusive:
-            _claim(conn, kind, datastack, now)
+            _claim(conn, kind, datastack, now, stale_after=stale_after)
         inserted = conn.execute(
             workflow_runs.insert().values(
                 kind=kind,
@@ -260,7 +267,7 @@ def recorded(
     assert inserted is not None
     run_id = int(inserted[0])
     try:
-        with heartbeat(store, run_id):
+        with heartbeat(store, run_id, beat_every_s(stale_after)):
             yield RunProgress(store, run_id)
     except BaseException as exc:
         finish_run(store, run_id, error=exc)
