@@ -159,6 +159,16 @@ def write_bodies() -> dict[str, Any]:
                     "maximum": MAX_DAYS,
                     "description": "create_version and materialize",
                 },
+                # upload (runner/tasks.py: UPLOAD_PARAMS): files under the data directory
+                "files": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "map": {
+                    "type": ["object", "null"],
+                    "additionalProperties": {"type": "string"},
+                    "description": "upload: source name -> column name",
+                },
+                "start_id": {"type": ["integer", "null"], "minimum": 1, "maximum": INT64_MAX},
+                "roots_valid_at": {"anyOf": [*INSTANT["anyOf"], {"type": "null"}]},
+                "chunk_rows": {"type": ["integer", "null"], "minimum": 1},
             },
         },
     }

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from fixative.api.auth import current_principal
-from fixative.api.wire import json_body
+from fixative.api.wire import json_body, whole
 from fixative.clock import as_utc, refuse_future
 from fixative.config import Settings
 from fixative.errors import Forbidden, InvalidInput
@@ -69,10 +69,12 @@ def check_params(
     if params.get("at") is not None:
         refuse_future(as_utc(params["at"]), store.clock(), "at")
     days = params.get("days_to_expire")
-    if days is not None and (
-        isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS
-    ):
-        raise InvalidInput(f"days_to_expire must be an integer from 1 to {MAX_DAYS}, not {days!r}")
+    if days is not None:
+        if not 1 <= (whole(days) or 0) <= MAX_DAYS:
+            raise InvalidInput(
+                f"days_to_expire must be an integer from 1 to {MAX_DAYS}, not {days!r}"
+            )
+        params["days_to_expire"] = whole(days)  # JSON's 30.0 is the integer 30
     table = params.get("table")
     if table is not None:
         volume = settings.datastack(datastack).aligned_volume

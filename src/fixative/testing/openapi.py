@@ -34,8 +34,6 @@ BEYOND_THE_DOCUMENT = re.compile(
     r"|NUL character|whole little-endian uint64|takes no parameter|with bound points"
     r"|not a reference schema|must list at most|unknown field|references another table"
     r"|has no table|appears more than once"
-    # not yet the document's fault: the server refuses JSON's 30.0 here (api/workflows.py)
-    r"|days_to_expire must be an integer"
     r"|only a datastack admin"
 )
 
