@@ -38,6 +38,9 @@ def test_one_queued_run_per_table(store: Store, tables: list[str]) -> None:
     run = get_run(store, first.run_id)
     assert run.status == QUEUED
     assert run.params == {"table": "tags_a", MARK: True, "datastack": "ds"}
+    assert run.builder is None  # a Celery runner's: waits on the broker
+    owned = queue_ingest(store, "ds", "tags_c", INTERVAL_S, owner="host:pid:1")
+    assert get_run(store, owned.run_id).builder == "host:pid:1"  # an inline runner's process
 
 
 def test_the_next_run_waits_the_interval(

@@ -107,16 +107,18 @@ def _register_write_side(app: Flask, services: HttpServices) -> None:
     from fixative.api.edits import edits_blueprint
     from fixative.api.workflows import workflows_blueprint
     from fixative.runner.coalesce import WriteIngest
+    from fixative.runner.inline import InlineRunner
+    from fixative.versions.builders import builder_id
 
     authorizer = services.authorizer
     if authorizer is None:
         return
     runner = services.runner
-    ingest = (
-        None
-        if runner is None
-        else WriteIngest(services.store, runner, services.settings.ingest_min_interval_s)
-    )
+    ingest = None
+    if runner is not None:  # an inline runner's queued runs are this process's, for the reaper
+        owner = builder_id() if isinstance(runner, InlineRunner) else None
+        interval = services.settings.ingest_min_interval_s
+        ingest = WriteIngest(services.store, runner, interval, owner)
 
     def after_write(datastack: str, table: str) -> None:
         """Ingest the new rows: the table's one coalesced, rate-limited ingest run, whose

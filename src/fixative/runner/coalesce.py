@@ -92,8 +92,11 @@ def _last_run(conn: sa.Connection, datastack: str, table: str) -> tuple[datetime
     return None
 
 
-def queue_ingest(store: Store, datastack: str, table: str, min_interval_s: float) -> Queued:
-    """The table's QUEUED write-triggered ingest run, recorded now if there is none."""
+def queue_ingest(
+    store: Store, datastack: str, table: str, min_interval_s: float, owner: str | None = None
+) -> Queued:
+    """The table's QUEUED write-triggered ingest run, recorded now if there is none. ``owner``:
+    the process that will run it (an inline runner's), so the reaper redoes it if that dies."""
     runs = workflow_runs
     with store.write() as conn:
         _lock(conn, datastack, table)
@@ -121,6 +124,7 @@ def queue_ingest(store: Store, datastack: str, table: str, min_interval_s: float
                 params=json.dumps(params),
                 status=QUEUED,
                 created=now,
+                builder=owner,
             )
         ).inserted_primary_key
     assert inserted is not None
@@ -151,13 +155,16 @@ class WriteIngest:
     """What an annotation write calls: queue the table's coalesced ingest and hand it over to
     the runner (once per run and process: a new run with its delay, or a lost one at once)."""
 
-    def __init__(self, store: Store, runner: HandsOver, min_interval_s: float) -> None:
+    def __init__(
+        self, store: Store, runner: HandsOver, min_interval_s: float, owner: str | None = None
+    ) -> None:
         self.store, self.runner, self.min_interval_s = store, runner, min_interval_s
+        self.owner = owner
         self._handed: set[int] = set()
         self._lock = threading.Lock()
 
     def __call__(self, datastack: str, table: str) -> int:
-        queued = queue_ingest(self.store, datastack, table, self.min_interval_s)
+        queued = queue_ingest(self.store, datastack, table, self.min_interval_s, self.owner)
         lost_at = queued.created_at + LOST_AFTER + timedelta(seconds=self.min_interval_s)
         with self._lock:
             if queued.run_id in self._handed:
