@@ -99,10 +99,11 @@ def _reap_on_start(
         app.send_task(RUN_TASK, args=[run_id])
 
     def start(**_: object) -> None:
-        store = services.get().store
+        # the services are opened by the reaper's first round, on its thread: a database that
+        # is down then costs a logged round, not the worker process's start
         reapers.append(
             Reaper(
-                lambda: recover(store, stale_after=stale_after, redo=resend),
+                lambda: recover(services.get().store, stale_after=stale_after, redo=resend),
                 reap_every_s(stale_after),
             ).start()
         )
