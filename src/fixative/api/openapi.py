@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from fixative import __version__
-from fixative.query.plan import MAX_OFFSET
 
 V2 = "/materialize/api/v2"
 V3 = "/materialize/api/v3"
@@ -222,92 +221,6 @@ def _routes() -> list[Route]:
     return out + write_routes()
 
 
-def _filters() -> dict[str, Any]:
-    """``filter_*_dict``: ``{table: {column: value}}``, the value's shape set by the filter
-    (``api/query_body.py``); a null table or column entry is skipped."""
-    scalar = {"type": ["number", "string", "boolean"]}
-    corner = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
-    values: dict[str, dict[str, Any]] = {
-        "in": {"type": "array", "items": scalar},
-        "notin": {"type": "array", "items": scalar},
-        "out": {"type": "array", "items": scalar},
-        "spatial": {"type": "array", "items": corner, "minItems": 2, "maxItems": 2},
-        "regex": {"type": "string"},
-    }
-    keys = ("equal", "greater", "less", "greater_equal", "less_equal")
-    values.update(dict.fromkeys(keys, scalar))
-
-    def nested(value: dict[str, Any]) -> dict[str, Any]:
-        columns = {"type": ["object", "null"], "additionalProperties": value}
-        return {"type": ["object", "null"], "additionalProperties": columns}
-
-    return {f"filter_{k}_dict": nested(v) for k, v in values.items()}
-
-
-def _bodies() -> dict[str, Any]:
-    paging = {
-        "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
-        "limit": {"type": "integer", "minimum": 1},
-        "desired_resolution": {
-            "type": "array",
-            "items": {"type": "number", "exclusiveMinimum": 0},
-            "minItems": 3,
-            "maxItems": 3,
-        },
-    }
-    names = {"type": "array", "items": NAME, "minItems": 1}  # none would select no column
-    by_table = {"type": "object", "propertyNames": NAME, "additionalProperties": names}
-    suffixes = {"type": "object", "propertyNames": NAME, "additionalProperties": {"type": "string"}}
-    suffix_list = {"type": "array", "items": {"type": "string"}}
-    joins = {
-        "type": "array",
-        "items": {"type": "array", "items": NAME, "minItems": 4, "maxItems": 4},
-    }
-    pairs = {
-        "type": "array",
-        "items": {"type": "array", "items": NAME, "minItems": 2, "maxItems": 2},
-        "minItems": 1,
-    }
-    common = {**_filters(), **paging}
-    return {
-        "simple_query": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {**common, "select_columns": names},
-        },
-        "join_query": {
-            "type": "object",
-            "additionalProperties": False,
-            "anyOf": [
-                {"required": ["tables"]},
-                {"required": ["join_tables"], "properties": {"join_tables": {"minItems": 1}}},
-            ],
-            "properties": {
-                **common,
-                "tables": pairs,
-                "join_tables": joins,
-                "select_columns": names,
-                "select_column_map": by_table,
-                "suffixes": {"oneOf": [suffix_list, suffixes]},
-                "suffix_map": suffixes,
-            },
-        },
-        "live_query": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["table", "timestamp"],
-            "properties": {
-                **common,
-                "table": NAME,
-                "timestamp": {"type": "string", "format": "date-time"},
-                "join_tables": joins,
-                "select_columns": by_table,
-                "suffixes": suffixes,
-            },
-        },
-    }
-
-
 def _operation(route: Route) -> dict[str, Any]:
     from fixative.api.openapi_write import PATH_PARAMS as WRITE_PARAMS
 
@@ -428,12 +341,13 @@ def _errors(route: Route) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
+    from fixative.api.openapi_query import query_bodies
     from fixative.api.openapi_write import SECURITY_SCHEMES, write_bodies
 
     paths: dict[str, Any] = {}
     for route in _routes():
         paths.setdefault(route.path, {})[route.method] = _operation(route)
-    schemas: dict[str, Any] = {**_bodies(), **write_bodies()}
+    schemas: dict[str, Any] = {**query_bodies(), **write_bodies()}
     for key in ("node_ids", "root_ids"):
         schemas[key] = {
             "type": "object",
