@@ -35,7 +35,10 @@ def _assert_next_steps(stdout: str, home: Path, token: str) -> None:
     tail = stdout[stdout.index("Next steps") :]
     lines = [line.strip() for line in tail.splitlines()]
     settings = (home / "fixative.toml").resolve()
-    assert f"serve the demo:  fixative serve   (settings: {settings})" in lines
+    serve = next(line for line in lines if line.startswith("serve the demo:  "))
+    program = serve.split()[3]  # "fixative" when on PATH, else the installed script's path
+    assert program == "fixative" or Path(program).resolve().is_file(), serve
+    assert serve == f"serve the demo:  {program} serve   (settings: {settings})"
     assert "from caveclient import CAVEclient" in lines
     assert (
         'client = CAVEclient("demo", server_address="http://127.0.0.1:5000", '

@@ -3,6 +3,8 @@ its data lives."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -15,11 +17,24 @@ from fixative.store.presence import shown
 PORT = 5000  # fixative serve's default
 
 
+def program() -> str:
+    """How a shell here runs this ``fixative``: its name when it is the one on PATH, else its
+    path (``make demo`` installs it in ``.venv/bin``, which a new shell does not have on PATH)."""
+    mine = Path(sys.executable).parent / "fixative"
+    found = shutil.which("fixative")
+    if not mine.is_file() or (found is not None and Path(found).resolve() == mine.resolve()):
+        return "fixative"
+    try:
+        return str(mine.relative_to(Path.cwd()))
+    except ValueError:
+        return str(mine)
+
+
 def serve_command(written: Path | None) -> str:
     """``fixative serve``, naming the settings file when a shell here would not find it."""
     if written is None or install.found_without_environment(written):
-        return "fixative serve"
-    return f"fixative --config {written} serve"
+        return f"{program()} serve"
+    return f"{program()} --config {written} serve"
 
 
 def lines(
@@ -38,7 +53,7 @@ def lines(
     ]
     if tokens:
         said += [
-            f"  make yourself a token (auth = tokens): fixative token create --user YOU "
+            f"  make yourself a token (auth = tokens): {program()} token create --user YOU "
             f"--datastack {DATASTACK} --permission edit"
         ]
     token = "<your token>" if tokens else "local"
