@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 import redis
 import sqlalchemy as sa
+from celery_workers import (
+    Worker,
+    build_is_waiting,
+    hold_version_catalogue,
+    wait_for,
+    workers,
+    write_config,
+)
 from runner_world import RunnerWorld, build_world
 
 from fixative.clock import utc_now
@@ -26,15 +30,11 @@ from fixative.runner.inline import InlineRunner
 from fixative.runner.records import SUCCEEDED
 from fixative.services import Services
 from fixative.store import Store
-from fixative.testing.processes import stop_group
 from fixative.versions import list_versions
 from fixative.versions.tables import version_tables
 
 REDIS_DB = 13  # the test suite's own Redis database, flushed around each test
 BROKER = f"redis://127.0.0.1:6379/{REDIS_DB}"
-FIXATIVE = str(Path(sys.executable).with_name("fixative"))
-
-Worker = Callable[[], subprocess.Popen[bytes]]
 
 
 @pytest.fixture
@@ -60,46 +60,11 @@ def cworld(
     return build_world(store, tmp_path, stack, broker_url=BROKER, task_visibility_timeout=2)
 
 
-def _config(world: RunnerWorld, path: Path) -> Path:
-    ds = world.settings.datastacks[0]
-    path.write_text(
-        f'home = "{world.settings.home}"\n'
-        f'database_url = "{world.settings.database_url}"\n'
-        f'broker_url = "{BROKER}"\n'
-        "task_visibility_timeout = 2\n"
-        "[[datastacks]]\n"
-        f'name = "{ds.name}"\n'
-        f'aligned_volume = "{ds.aligned_volume}"\n'
-        f'segmentation_source = "{ds.segmentation_source}"\n'
-        f'chunkedgraph_source = "{ds.chunkedgraph_source}"\n'
-        "min_versions_kept = 1\n"
-    )
-    return path
-
-
 @pytest.fixture
 def start_worker(cworld: RunnerWorld, tmp_path: Path) -> Iterator[Worker]:
-    config = _config(cworld, tmp_path / "fixative.toml")
-    started: list[subprocess.Popen[bytes]] = []
-    logs: list[BinaryIO] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker{len(started)}.log").open("wb")
-        logs.append(log)
-        worker = subprocess.Popen(
-            [FIXATIVE, "--config", str(config), "worker", "--concurrency=1", "--loglevel=INFO"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so SIGKILL takes the pool too
-        )
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        stop_group(worker)
-    for log in logs:
-        log.close()
+    config = write_config(cworld, tmp_path / "fixative.toml", BROKER, task_visibility_timeout=2)
+    with workers(config, tmp_path) as start:
+        yield start
 
 
 def _table_rows(world: RunnerWorld, version: int) -> dict[str, dict[str, list[object]]]:
@@ -132,41 +97,20 @@ def test_a_worker_makes_the_same_version_as_the_inline_runner(
     assert _table_rows(cworld, 1) == _table_rows(cworld, 2)
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def test_a_worker_killed_mid_build_is_replaced_and_the_version_is_correct(
     cworld: RunnerWorld, start_worker: Worker
 ) -> None:
     store, at = cworld.store, cworld.after
     first = start_worker()
-    # Hold the version catalogue's table locked: the build copies every table into its
-    # database, then blocks on its last step (the catalogue rows) until the worker is killed.
-    blocker = store.engine.connect()
-    blocker.begin()
-    blocker.execute(sa.text("LOCK TABLE version_tables IN ACCESS EXCLUSIVE MODE"))
-
-    def build_is_waiting() -> bool:
-        with store.read() as conn:
-            return bool(
-                conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                        "WHERE c.relname = 'version_tables' AND NOT l.granted"
-                    )
-                ).scalar()
-            )
+    blocker = hold_version_catalogue(store)  # the build blocks on its last step
 
     celery = CeleryRunner(cworld.settings, store)
     try:
         run_id = celery.submit("materialize", {"at": at.isoformat()}, cworld.stack)
         try:
-            _wait_for(build_is_waiting, 180, "the version build to reach the catalogue")
+            wait_for(
+                lambda: build_is_waiting(store), 180, "the version build to reach the catalogue"
+            )
             partial = list_versions(store, cworld.stack, include_expired=True)
             assert [(v.version, v.status) for v in partial] == [(1, "RUNNING")]
             os.killpg(first.pid, signal.SIGKILL)

@@ -12,14 +12,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 import redis
-import sqlalchemy as sa
+from celery_workers import (
+    FIXATIVE,
+    Worker,
+    build_is_waiting,
+    hold_version_catalogue,
+    wait_for,
+    workers,
+    write_config,
+)
 from runner_world import RunnerWorld, build_world
 
 from fixative.clock import utc_now
@@ -36,7 +43,6 @@ from fixative.versions.builders import builder_id
 
 REDIS_DB = 11  # this file's own Redis database, flushed around each test
 BROKER = f"redis://127.0.0.1:6379/{REDIS_DB}"
-FIXATIVE = str(Path(sys.executable).with_name("fixative"))
 STALE = timedelta(seconds=120)
 
 SUBMIT_AND_DIE = """
@@ -121,7 +127,7 @@ def test_serve_redoes_the_runs_a_killed_process_left(world: RunnerWorld, tmp_pat
         start_new_session=True,
     )
     try:
-        _wait_for(lambda: get_run(world.store, run_id).finished, 60, "serve to redo the run")
+        wait_for(lambda: get_run(world.store, run_id).finished, 60, "serve to redo the run")
     finally:
         stop_group(server)
     run = get_run(world.store, run_id)
@@ -179,54 +185,17 @@ def cworld(backend: str, store: Store, tmp_path: Path, stack: str) -> Iterator[R
     client.close()
 
 
-Worker = Callable[[], subprocess.Popen[bytes]]
-
-
 @pytest.fixture
 def start_worker(cworld: RunnerWorld, tmp_path: Path) -> Iterator[Worker]:
-    ds = cworld.settings.datastacks[0]
-    config = tmp_path / "fixative.toml"
-    config.write_text(
-        f'home = "{cworld.settings.home}"\n'
-        f'database_url = "{cworld.settings.database_url}"\n'
-        f'broker_url = "{BROKER}"\n'
-        "task_visibility_timeout = 3600\n"
-        "run_stale_after_s = 4\n"
-        "[[datastacks]]\n"
-        f'name = "{ds.name}"\n'
-        f'aligned_volume = "{ds.aligned_volume}"\n'
-        f'segmentation_source = "{ds.segmentation_source}"\n'
-        f'chunkedgraph_source = "{ds.chunkedgraph_source}"\n'
-        "min_versions_kept = 1\n"
+    config = write_config(
+        cworld,
+        tmp_path / "fixative.toml",
+        BROKER,
+        task_visibility_timeout=3600,
+        run_stale_after_s=4,
     )
-    started: list[subprocess.Popen[bytes]] = []
-    logs: list[BinaryIO] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker{len(started)}.log").open("wb")
-        logs.append(log)
-        worker = subprocess.Popen(
-            [FIXATIVE, "--config", str(config), "worker", "--concurrency=1", "--loglevel=INFO"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: SIGKILL takes the pool too
-        )
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        stop_group(worker)
-    for log in logs:
-        log.close()
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    with workers(config, tmp_path) as start:
+        yield start
 
 
 def test_a_killed_worker_s_run_is_redone_by_another_worker_s_reaper(
@@ -234,28 +203,17 @@ def test_a_killed_worker_s_run_is_redone_by_another_worker_s_reaper(
 ) -> None:
     store, at = cworld.store, cworld.after
     first = start_worker()
-    blocker = store.engine.connect()
-    blocker.begin()
-    blocker.execute(sa.text("LOCK TABLE version_tables IN ACCESS EXCLUSIVE MODE"))
-
-    def build_is_waiting() -> bool:
-        with store.read() as conn:
-            return bool(
-                conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                        "WHERE c.relname = 'version_tables' AND NOT l.granted"
-                    )
-                ).scalar()
-            )
+    blocker = hold_version_catalogue(store)  # the build blocks on its last step
 
     celery = CeleryRunner(cworld.settings, store)
     try:
         run_id = celery.submit("materialize", {"at": at.isoformat()}, cworld.stack)
         try:
-            _wait_for(build_is_waiting, 180, "the version build to reach the catalogue")
+            wait_for(
+                lambda: build_is_waiting(store), 180, "the version build to reach the catalogue"
+            )
             start_worker()
-            _wait_for(lambda: len(celery.workers()) == 2, 60, "the second worker")
+            wait_for(lambda: len(celery.workers()) == 2, 60, "the second worker")
             os.killpg(first.pid, signal.SIGKILL)  # the main process and its pool
             killed_at = time.monotonic()
             first.wait(timeout=10)
