@@ -13,7 +13,8 @@ from fixative.demo import celegans
 
 ROOT = Path(__file__).resolve().parents[2]
 # Spelled in pieces so that this file does not name what it looks for.
-OUTSIDE = ("../" + "shared", "shared/" + "data", "shared" + "/reference")
+SHARED = "sha" + "red"
+OUTSIDE = ("../" + SHARED, SHARED + "/data", SHARED + "/reference")
 CHECKED = ("src", "tests", "bench", "scripts", "deploy", ".ci", "Makefile", "Dockerfile")
 
 
