@@ -45,7 +45,7 @@ def stack(store_url: str) -> Iterator[str]:
 def world(tmp_path: Path, cli: Cli, store_url: str, stack: str) -> dict[str, str]:
     """The environment and settings file of a demo datastack in the test's database."""
     env = {"FIXATIVE_HOME": str(tmp_path / "home"), "FIXATIVE_DATABASE_URL": store_url}
-    built = cli(["demo-data", "--synapses", "300", "--max-merges", "10"], tmp_path, **env)
+    built = cli(["demo-data", "--synapses", "3000", "--max-merges", "10"], tmp_path, **env)
     assert built.returncode == 0, built.stderr
     manifest = json.loads((tmp_path / "home" / "demo" / "manifest.json").read_text())
     config = tmp_path / "stack.toml"
@@ -149,7 +149,7 @@ def test_a_killed_materialize_is_recovered_by_the_next(
         assert counts == {
             t: store.annotations_at(t, made.time_stamp).num_rows for t in datastack.TABLES
         }
-        assert counts["synapses"] == 300
+        assert counts["synapses"] == 3000
     finally:
         stop_group(first)
         store.dispose()
