@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from fixative.store import open_store
+from fixative.testing.databases import drop_pg_database
+from fixative.versions import list_versions
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -30,3 +35,18 @@ def cli() -> Cli:
         )
 
     return run
+
+
+@pytest.fixture
+def stack(store_url: str) -> Iterator[str]:
+    """A datastack name of the test's own (PostgreSQL version databases are server-wide); its
+    version databases are dropped afterwards."""
+    name = f"st_{uuid.uuid4().hex[:10]}"
+    yield name
+    if store_url.startswith("postgresql"):
+        store = open_store(store_url)
+        try:
+            for v in list_versions(store, name, include_expired=True):
+                drop_pg_database(v.database)
+        finally:
+            store.dispose()

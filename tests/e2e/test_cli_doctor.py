@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,26 +19,10 @@ from fixative.ids import to_uint64
 from fixative.runner.records import list_runs
 from fixative.store import Store, open_store
 from fixative.store.segmentation import SegmentationTable, set_last_updated
-from fixative.testing.databases import drop_pg_database
-from fixative.versions import list_versions
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 FUTURE = "2999-01-01T00:00:00+00:00"
-
-
-@pytest.fixture
-def stack(store_url: str) -> Iterator[str]:
-    """A datastack name of the test's own: PostgreSQL version databases are server-wide."""
-    name = f"doc_{uuid.uuid4().hex[:10]}"
-    yield name
-    if store_url.startswith("postgresql"):
-        store = open_store(store_url)
-        try:
-            for v in list_versions(store, name, include_expired=True):
-                drop_pg_database(v.database)
-        finally:
-            store.dispose()
 
 
 @pytest.fixture

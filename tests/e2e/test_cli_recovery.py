@@ -11,8 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,24 +20,10 @@ import sqlalchemy as sa
 from fixative.demo import datastack
 from fixative.runner.records import list_runs
 from fixative.store import Store, open_store
-from fixative.testing.databases import drop_pg_database
 from fixative.testing.processes import stop_group
 from fixative.versions import list_version_tables, list_versions
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def stack(store_url: str) -> Iterator[str]:
-    name = f"rec_{uuid.uuid4().hex[:10]}"
-    yield name
-    if store_url.startswith("postgresql"):
-        store = open_store(store_url)
-        try:
-            for v in list_versions(store, name, include_expired=True):
-                drop_pg_database(v.database)
-        finally:
-            store.dispose()
 
 
 @pytest.fixture
