@@ -1,0 +1,272 @@
+"""An export from start to end: check the request (before anything is read or written), stage
+the release next to its final name, write each table partition by partition (skipping what an
+earlier attempt of the same request finished), write the manifest and README, check the row
+counts against the version's catalogue, publish.
+
+Run twice, an export ends with the same files: a finished release with the same request is
+left as it is and its manifest returned; another release under the name is a Conflict."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from fixative.errors import Conflict, FixativeError, InvalidInput, NotFound
+from fixative.export.delta import write_delta_table
+from fixative.export.manifest import (
+    MANIFEST,
+    README,
+    TableRelease,
+    build_manifest,
+    manifest_bytes,
+    readme,
+)
+from fixative.export.parquet import FileLayout, piece_directory, pieces, write_piece
+from fixative.export.partition import resolve
+from fixative.export.select import table_statement
+from fixative.export.source import VersionSource, open_source
+from fixative.export.spec import ExportRequest, TablePartitioning, partitioning
+from fixative.export.state import ExportState
+from fixative.export.target import Target, open_target
+from fixative.query.columns import TableColumns, flat_columns
+from fixative.store.base import Store
+from fixative.versions import get_version, list_version_tables
+from fixative.versions.model import AVAILABLE, Report, VersionInfo
+
+
+def _ignore(done: int, total: int) -> None:
+    """No progress report."""
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    request: ExportRequest
+    info: VersionInfo
+    tables: list[tuple[TableColumns, int]]  # each table's columns and its catalogued row count
+    partitioning: dict[str, TablePartitioning]
+    target: Target
+
+    @property
+    def total_rows(self) -> int:
+        return sum(rows for _, rows in self.tables)
+
+    def fingerprint(self) -> str:
+        params = {k: v for k, v in self.request.params().items() if k != "to"}
+        body = json.dumps({"version_id": self.info.id, **params}, sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def plan_export(store: Store, request: ExportRequest) -> ExportPlan:
+    """The checked export: NotFound for an unknown version or table, Conflict for a version
+    that is not AVAILABLE, InvalidInput for bad partition specs, sizes or targets."""
+    if request.row_group_rows < 1 or request.file_rows < request.row_group_rows:
+        raise InvalidInput("row_group_rows must be positive and file_rows at least row_group_rows")
+    info = get_version(store, request.datastack, request.version)
+    if info.status != AVAILABLE or not info.valid:
+        raise Conflict(
+            f"version {request.version} of datastack {request.datastack!r} is {info.status}"
+        )
+    counts = {
+        t.table_name: t.row_count for t in list_version_tables(store, info.datastack, info.version)
+    }
+    names = sorted(counts) if request.tables is None else list(dict.fromkeys(request.tables))
+    missing = [n for n in names if n not in counts]
+    if missing:
+        raise NotFound(
+            f"table(s) {', '.join(map(repr, missing))} do not exist in version {info.version} of "
+            f"datastack {info.datastack!r}; it has {', '.join(sorted(counts))}"
+        )
+    if not names:
+        raise InvalidInput("choose at least one table to export")
+    tables = [(flat_columns(store.get_table(n)), counts[n]) for n in names]
+    chosen = partitioning(request.partition_by, [c for c, _ in tables])
+    return ExportPlan(request, info, tables, chosen, open_target(request.to))
+
+
+def export_version(
+    store: Store,
+    request: ExportRequest,
+    report: Report = _ignore,
+    *,
+    version_dir: Path | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Export the version; its manifest. ``report(rows done, rows in all)`` as batches go."""
+    plan = plan_export(store, request)
+    target = plan.target
+    finished = _finished(plan)
+    if finished is not None:
+        report(plan.total_rows, plan.total_rows)
+        return finished
+    try:
+        target.fs.create_dir(target.staging, recursive=True)
+        state = ExportState.load(target, plan.fingerprint())
+        state.save()
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the export to {request.to!r}: {exc}") from exc
+    progress = _Progress(report, plan.total_rows)
+    source = open_source(store, plan.info, version_dir)
+    try:
+        releases = [
+            _export_table(plan, source, state, columns, rows, progress)
+            for columns, rows in plan.tables
+        ]
+    finally:
+        source.close()
+    manifest = build_manifest(_head(plan), releases)
+    text = readme(manifest, description)
+    target.write_bytes(posixpath.join(target.staging, README), text.encode())
+    target.write_bytes(posixpath.join(target.staging, MANIFEST), manifest_bytes(manifest))
+    state.discard()
+    target.publish(last=MANIFEST)
+    return manifest
+
+
+def _head(plan: ExportPlan) -> dict[str, Any]:
+    r = plan.request
+    return {
+        "datastack": plan.info.datastack,
+        "version": plan.info.version,
+        "instant": plan.info.time_stamp.isoformat(),
+        "format": r.format,
+        "export": {
+            "partition_by": [p.text for p in r.partition_by],
+            "row_group_rows": r.row_group_rows,
+            "file_rows": r.file_rows,
+            "tables": [c.name for c, _ in plan.tables],
+        },
+    }
+
+
+def _finished(plan: ExportPlan) -> dict[str, Any] | None:
+    """The manifest of the same release already at the target, None when nothing is there."""
+    target = plan.target
+    path = posixpath.join(target.root, MANIFEST)
+    try:
+        if not target.exists(target.root):
+            return None
+        if target.exists(path):
+            found: dict[str, Any] = json.loads(target.read_bytes(path))
+            if {k: found.get(k) for k in _head(plan)} == _head(plan):
+                return found
+        elif not target.files(target.root):
+            return None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the export target {plan.request.to!r}: {exc}") from exc
+    raise Conflict(f"{plan.request.to!r} already holds something else; choose another target")
+
+
+class _Progress:
+    def __init__(self, report: Report, total: int) -> None:
+        self.report, self.total, self.done = report, total, 0
+
+    def counted(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield batch
+            self.add(batch.num_rows)
+
+    def add(self, rows: int) -> None:
+        self.done += rows
+        self.report(self.done, self.total)
+
+
+def _export_table(
+    plan: ExportPlan,
+    source: VersionSource,
+    state: ExportState,
+    columns: TableColumns,
+    rows: int,
+    progress: _Progress,
+) -> TableRelease:
+    parts = plan.partitioning[columns.name]
+    schema = pa.schema([pa.field(c.name, c.arrow_type) for c in columns.columns])
+    buckets = resolve(parts, columns, source)
+    sort = ("id",) if parts.key is None else (parts.key.column, "id")
+    release = TableRelease(columns, schema, rows, buckets, sort)
+    if not state.done(columns.name):
+        write = _write_delta if plan.request.format == "delta" else _write_parquet
+        write(plan, source, state, release, progress)
+        state.finish(columns.name)
+    else:
+        progress.add(rows)
+    release.files = state.files(columns.name)
+    written = sum(int(f["rows"]) for f in release.files)
+    if written != rows:
+        raise FixativeError(
+            f"table {columns.name!r}: {written:,} rows exported, the version holds {rows:,}"
+        )
+    return release
+
+
+def _write_parquet(
+    plan: ExportPlan,
+    source: VersionSource,
+    state: ExportState,
+    release: TableRelease,
+    progress: _Progress,
+) -> None:
+    name, target = release.columns.name, plan.target
+    done = state.finished_pieces(name)
+    progress.add(sum(int(f["rows"]) for f in state.files(name)))
+    if done and not release.buckets:
+        return
+    read = pa.schema(
+        [*release.schema, *(pa.field(f"__b{i}", pa.int64()) for i in range(len(release.buckets)))]
+    )
+    sql = table_statement(name, release.schema.names, release.buckets, release.sort[0], done)
+    keys = [b.key for b in release.buckets]
+    layout = FileLayout(
+        plan.request.row_group_rows,
+        plan.request.file_rows,
+        release.sort,
+        tuple(c.name for c in release.columns.root_columns),
+    )
+    wrote = False
+    for key, batches in pieces(source.batches(sql, read), len(keys)):
+        directory = posixpath.join(name, piece_directory(keys, key)).rstrip("/")
+        _clear(target, posixpath.join(target.staging, directory))
+        files = write_piece(
+            target, target.staging, directory, progress.counted(batches), release.schema, layout
+        )
+        state.add_piece(name, key, files)
+        wrote = True
+    if not wrote and not done:  # no rows: one empty file keeps the schema
+        files = write_piece(target, target.staging, name, iter(()), release.schema, layout)
+        state.add_piece(name, (), files)
+
+
+def _clear(target: Target, directory: str) -> None:
+    """Remove what a killed attempt left of a partition (its files, not deeper partitions')."""
+    for info in target.files(directory):
+        if posixpath.dirname(info.path) == directory:
+            target.fs.delete_file(info.path)
+
+
+def _write_delta(
+    plan: ExportPlan,
+    source: VersionSource,
+    state: ExportState,
+    release: TableRelease,
+    progress: _Progress,
+) -> None:
+    name = release.columns.name
+    keys = [b.key for b in release.buckets]
+    read = pa.schema([*release.schema, *(pa.field(k, pa.int64()) for k in keys)])
+    sql = table_statement(name, release.schema.names, release.buckets, release.sort[0], [])
+    files = write_delta_table(
+        plan.target,
+        plan.target.staging,
+        name,
+        progress.counted(source.batches(sql, read)),
+        read,
+        keys,
+        plan.request.row_group_rows,
+    )
+    state.add_piece(name, (), files)

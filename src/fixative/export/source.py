@@ -1,0 +1,123 @@
+"""Reading a version table as Arrow record batches, straight from its database: on PostgreSQL
+through ADBC, whose reader streams ``COPY (SELECT ...) TO STDOUT`` in binary into Arrow batches;
+on SQLite (the embedded default) through the version file's cursor, ``fetchmany`` at a time and
+built column-wise. Either way at most one batch is held, never the table.
+
+Statements are built by ``fixative.export.select`` from metadata names and integers the export
+computed itself, so they carry no parameters (ADBC's COPY path takes none)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from fixative.store.base import Store
+from fixative.versions import open_version
+from fixative.versions.model import VersionInfo
+from fixative.versions.target import target_for
+
+SQLITE_BATCH_ROWS = 65_536
+
+
+class VersionSource(Protocol):
+    dialect_name: str
+
+    def batches(self, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """The statement's rows as batches of ``schema`` (columns in its order)."""
+        ...
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """A small statement's rows (bounds, quantiles)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def conform(columns: Sequence[pa.Array], schema: pa.Schema) -> pa.RecordBatch:
+    """Columns as read, cast to the export's types (PostgreSQL's int4 positions become int64)."""
+    arrays = []
+    for array, f in zip(columns, schema, strict=True):
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        arrays.append(array if array.type == f.type else array.cast(f.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+class PostgresSource:
+    dialect_name = "postgresql"
+
+    def __init__(self, store: Store, info: VersionInfo) -> None:
+        import adbc_driver_postgresql.dbapi
+
+        url = sa.make_url(target_for(store).url(info.database)).set(drivername="postgresql")
+        self._conn: Any = adbc_driver_postgresql.dbapi.connect(
+            url.render_as_string(hide_password=False)
+        )
+
+    def batches(self, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(sql)  # no parameters: the driver reads the result through COPY
+            reader = cur.fetch_record_batch()
+            for batch in reader:
+                if batch.num_rows:
+                    yield conform(batch.columns, schema)
+        finally:
+            cur.close()
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        cur = self._conn.cursor()
+        try:
+            cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class SqliteSource:
+    dialect_name = "sqlite"
+
+    def __init__(self, store: Store, info: VersionInfo, version_dir: Path | None) -> None:
+        self._engine = open_version(store, info.datastack, info.version, version_dir=version_dir)
+
+    def batches(self, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        conn: Any = self._engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            cur.execute(sql)
+            while rows := cur.fetchmany(SQLITE_BATCH_ROWS):
+                columns = zip(*rows, strict=True)
+                yield pa.RecordBatch.from_arrays(
+                    [_column(c, f.type) for c, f in zip(columns, schema, strict=True)],
+                    schema=schema,
+                )
+            cur.close()
+        finally:
+            conn.close()
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with self._engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql)]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _column(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
+    if arrow_type == pa.bool_():  # SQLite keeps booleans as 0/1
+        return pa.array(values, pa.int64()).cast(pa.bool_())
+    return pa.array(values, arrow_type)
+
+
+def open_source(store: Store, info: VersionInfo, version_dir: Path | None = None) -> VersionSource:
+    if store.dialect_name == "postgresql":
+        return PostgresSource(store, info)
+    return SqliteSource(store, info, version_dir)

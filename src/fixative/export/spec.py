@@ -1,0 +1,171 @@
+"""What an export asks for: a version's tables, a target URL, a file format and how each table is
+partitioned. Partition specs are plain strings, checked against the tables' columns before any
+byte is read or written:
+
+- ``COLUMN`` or ``COLUMN:range[:N]``: N ranges (default 16) of an integer column (a root id
+  column, usually) cut at the column's quantiles; files sorted by the column.
+- ``COLUMN:hash[:N]``: bucket ``COLUMN mod N``, so a reader who knows the ids knows the buckets.
+- ``POINT:morton[:B]``: a Morton (z-order) code of a point's position, B bits per axis (default 2,
+  so 64 cells) over the table's bounding box.
+- ``TABLE.SPEC``: the spec for that table only; an unqualified spec applies to every chosen table
+  that has the column (and at least one must).
+
+A table takes at most one range/hash spec and at most one Morton spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fixative.errors import InvalidInput
+from fixative.query.columns import TableColumns
+from fixative.schemas.types import PointField
+
+Strategy = Literal["range", "hash", "morton"]
+Format = Literal["parquet", "delta"]
+FORMATS: tuple[Format, ...] = ("parquet", "delta")
+DEFAULT_PARTS = 16
+DEFAULT_MORTON_BITS = 2
+MAX_PARTS = 4096
+MAX_MORTON_BITS = 6
+DEFAULT_ROW_GROUP_ROWS = 131_072  # a few MB compressed: one range read per row group
+DEFAULT_FILE_ROWS = 4_194_304
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """One parsed ``--partition-by`` value. ``n``: ranges or buckets, or Morton bits per axis."""
+
+    column: str
+    strategy: Strategy
+    n: int
+    table: str | None = None
+
+    @property
+    def text(self) -> str:
+        head = f"{self.table}." if self.table else ""
+        return f"{head}{self.column}:{self.strategy}:{self.n}"
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """An export of ``version`` of ``datastack`` to ``to`` (a directory, ``s3://`` or ``gs://``
+    URL). ``tables``: None for every table of the version."""
+
+    datastack: str
+    version: int
+    to: str
+    tables: tuple[str, ...] | None = None
+    format: Format = "parquet"
+    partition_by: tuple[PartitionSpec, ...] = ()
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+    file_rows: int = DEFAULT_FILE_ROWS
+
+    def params(self) -> dict[str, object]:
+        """JSON parameters (a run's record; the task rebuilds the request from them)."""
+        return {
+            "version": self.version,
+            "to": self.to,
+            "tables": list(self.tables) if self.tables is not None else None,
+            "format": self.format,
+            "partition_by": [p.text for p in self.partition_by],
+            "row_group_rows": self.row_group_rows,
+            "file_rows": self.file_rows,
+        }
+
+
+def parse_partition(text: str) -> PartitionSpec:
+    """``[TABLE.]COLUMN[:STRATEGY[:N]]`` (InvalidInput naming what is wrong)."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput(
+            f"partition spec {text!r} must be [TABLE.]COLUMN[:range|hash|morton[:N]]"
+        )
+    head, *rest = text.strip().split(":")
+    table, _, column = head.rpartition(".")
+    strategy = rest[0] if rest else ("morton" if column.endswith("_position") else "range")
+    if strategy not in ("range", "hash", "morton") or len(rest) > 2 or not column:
+        raise InvalidInput(
+            f"partition spec {text!r} must be [TABLE.]COLUMN[:range|hash|morton[:N]]"
+        )
+    default = DEFAULT_MORTON_BITS if strategy == "morton" else DEFAULT_PARTS
+    n = _count(rest[1], text) if len(rest) == 2 else default
+    top = MAX_MORTON_BITS if strategy == "morton" else MAX_PARTS
+    if not 1 <= n <= top:
+        raise InvalidInput(f"partition spec {text!r}: N must be from 1 to {top}")
+    return PartitionSpec(column, strategy, n, table or None)  # type: ignore[arg-type]
+
+
+def _count(value: str, text: str) -> int:
+    if not value.isdigit():
+        raise InvalidInput(f"partition spec {text!r}: N must be a whole number")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class TablePartitioning:
+    """A table's specs, checked: ``key`` (range or hash, on ``column``) then ``morton``."""
+
+    key: PartitionSpec | None = None
+    morton: PartitionSpec | None = None
+    point: PointField | None = field(default=None, compare=False)
+
+    @property
+    def specs(self) -> tuple[PartitionSpec, ...]:
+        return tuple(s for s in (self.key, self.morton) if s is not None)
+
+
+def _point_of(columns: TableColumns, name: str) -> PointField | None:
+    for p in columns.info.schema.points:
+        if name in (p.name, p.position):
+            return p
+    return None
+
+
+def _applies(spec: PartitionSpec, columns: TableColumns) -> bool:
+    if spec.strategy == "morton":
+        return _point_of(columns, spec.column) is not None
+    found = columns.find(spec.column)
+    return found is not None and found.kind == "int"
+
+
+def partitioning(
+    specs: Sequence[PartitionSpec], tables: Sequence[TableColumns]
+) -> dict[str, TablePartitioning]:
+    """Each table's partitioning; InvalidInput for a column no chosen table has, a spec naming a
+    table not exported, or two specs of one kind on one table."""
+    names = {t.name for t in tables}
+    chosen: dict[str, TablePartitioning] = {t.name: TablePartitioning() for t in tables}
+    for spec in specs:
+        if spec.table is not None and spec.table not in names:
+            raise InvalidInput(f"partition spec {spec.text!r} names a table not exported")
+        targets = [t for t in tables if spec.table in (None, t.name)]
+        hits = [t for t in targets if _applies(spec, t)]
+        if not hits or (spec.table is not None and len(hits) != len(targets)):
+            what = "point" if spec.strategy == "morton" else "integer column"
+            where = spec.table or "any exported table"
+            raise InvalidInput(
+                f"partition spec {spec.text!r}: {where} has no {what} {spec.column!r}"
+            )
+        for t in hits:
+            chosen[t.name] = _add(chosen[t.name], spec, t)
+    return chosen
+
+
+def _add(
+    current: TablePartitioning, spec: PartitionSpec, columns: TableColumns
+) -> TablePartitioning:
+    if spec.strategy == "morton":
+        if current.morton is not None:
+            raise InvalidInput(f"table {columns.name!r} takes one Morton partition spec")
+        return TablePartitioning(current.key, spec, _point_of(columns, spec.column))
+    if current.key is not None:
+        raise InvalidInput(f"table {columns.name!r} takes one range or hash partition spec")
+    return TablePartitioning(spec, current.morton, current.point)
+
+
+def check_format(value: object) -> Format:
+    if value not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {value!r}")
+    return value

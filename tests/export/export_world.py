@@ -1,0 +1,90 @@
+"""A small demo datastack with one version, for the export tests: the C. elegans demo's tables
+(synapses, cell_types, nuclei) plus a reference table of tags, linked and versioned at one
+instant after the edit history, and a query engine to read the version as the API serves it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
+from fixative.clock import as_utc
+from fixative.demo import datastack
+from fixative.query.engine import QueryEngine
+from fixative.query.spec import QuerySpec
+from fixative.segmentation.tensorstore import TensorStoreSegmentation
+from fixative.store import NewTable, Store, open_store
+from fixative.testing.databases import drop_pg_database, pg_database, sqlite_url
+from fixative.versions import VersionOptions, create_version
+from fixative.workflows.refresh import refresh_table
+
+OPTIONS = datastack.DemoOptions(synapses=2_000, max_merges=40, mistakes=2, days=2)
+TABLES = (*datastack.TABLES, "nucleus_tags")
+RES = (8.0, 8.0, 40.0)
+
+
+@dataclass
+class ExportWorld:
+    store: Store
+    home: Path
+    datastack: str
+    version: int = 1
+    engine: QueryEngine = field(init=False)
+
+    def version_table(self, table: str) -> pa.Table:
+        """The version's table as the query engine serves it (positions split, in voxels)."""
+        result = self.engine.version_query(self.datastack, self.version, QuerySpec((table,)))
+        try:
+            return pa.Table.from_batches(list(result.batches), result.schema)
+        finally:
+            result.close()
+
+
+def _build(store: Store, home: Path) -> ExportWorld:
+    manifest = datastack.build(store, home / "demo", OPTIONS)
+    name = store.engine.url.database if store.dialect_name == "postgresql" else "demo"
+    world = ExportWorld(store, home, name or "demo")
+    store.create_table(
+        NewTable(
+            "nucleus_tags",
+            "reference_tag",
+            datastack.ALIGNED_VOLUME,
+            "demo",
+            RES,
+            reference_table="nuclei",
+        )
+    )
+    store.insert_annotations(
+        "nucleus_tags", [{"target_id": i, "tag": f"tag {i % 3}"} for i in range(1, 41)]
+    )
+    at = as_utc(manifest.edits_until) + timedelta(minutes=1)
+    seg = TensorStoreSegmentation.open(manifest.segmentation_source)
+    graph = EmbeddedChunkedGraph.open(store, datastack.PCG_TABLE)
+    for table in datastack.TABLES:
+        refresh_table(store, seg, graph, table, at)
+    create_version(
+        store, world.datastack, at, options=VersionOptions(aligned_volume=datastack.ALIGNED_VOLUME)
+    )
+    world.engine = QueryEngine(store, lambda _ds: graph, row_cap=10_000_000)
+    return world
+
+
+@contextmanager
+def export_world(backend: str, home: Path, template: str | None) -> Iterator[ExportWorld]:
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = sqlite_url(home)
+        else:
+            assert template is not None
+            url = stack.enter_context(pg_database(template))
+            stack.callback(drop_pg_database, url.rsplit("/", 1)[-1] + "__mat1")
+        store = open_store(url)
+        stack.callback(store.dispose)
+        world = _build(store, home)
+        stack.callback(world.engine.close)
+        yield world
