@@ -89,6 +89,7 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
     from fixative.api.materialize_query import query_blueprint
     from fixative.api.openapi import openapi_blueprint
     from fixative.api.schema import schema_blueprint
+    from fixative.api.segprops import segprops_blueprint
 
     app.register_blueprint(home_blueprint(services))
     app.register_blueprint(health_blueprint(services))
@@ -96,6 +97,7 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
     app.register_blueprint(schema_blueprint())
     app.register_blueprint(materialize_blueprint(services))
     app.register_blueprint(query_blueprint(services))
+    app.register_blueprint(segprops_blueprint(services))
     app.register_blueprint(openapi_blueprint())
 
 

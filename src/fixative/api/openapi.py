@@ -216,9 +216,10 @@ def _routes() -> list[Route]:
                 "rows",
             ),
         ]
+    from fixative.api.openapi_analyst import analyst_routes
     from fixative.api.openapi_write import write_routes
 
-    return out + write_routes()
+    return out + write_routes() + analyst_routes()
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -300,6 +301,7 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def _query_schema(name: str, required: bool) -> dict[str, Any]:
+    from fixative.api.openapi_analyst import ANALYST_QUERY
     from fixative.api.openapi_write import WRITE_QUERY
     from fixative.api.wire import BOOL_WORDS
 
@@ -307,6 +309,8 @@ def _query_schema(name: str, required: bool) -> dict[str, Any]:
         return {"type": "integer", "minimum": 1, "maximum": INT64_MAX}
     if name in WRITE_QUERY:
         return WRITE_QUERY[name]
+    if name in ANALYST_QUERY:
+        return ANALYST_QUERY[name]
     if name == "schema_names":
         return {"type": "string", "pattern": r"[^\s,]", "description": "a,b: schema types"}
     if name.startswith("timestamp"):
