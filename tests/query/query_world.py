@@ -54,6 +54,20 @@ def sv_of(x: int, y: int, z: int) -> int:
     return 1 + (7 * x + 3 * y + z) % N_SV
 
 
+class PositionVolume:
+    """The world's segmentation as the ``SegmentationSource`` port: ``sv_of`` of each point in
+    its table's voxels (a stand-in for a volume on disk, named as such: it answers exactly
+    what ``bring_to`` links, which is what the oracle assumes)."""
+
+    resolution_nm = SYN_RES
+
+    def lookup(
+        self, points: Any, resolution_nm: tuple[float, float, float], *, outside: str = "error"
+    ) -> Any:
+        pts = np.asarray(points, dtype=np.int64).reshape(-1, 3)
+        return np.array([sv_of(int(x), int(y), int(z)) for x, y, z in pts], dtype=np.uint64)
+
+
 def flat_order(table: str) -> list[str]:
     """The version table's columns, written out by hand from the schema types."""
     cols = ["id"] + (["target_id"] if table == "tags" else [])

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from helpers import rows_of
-from query_world import QueryWorld, close_rows
+from query_world import PositionVolume, QueryWorld, close_rows
 
 from fixative.errors import Conflict, InvalidInput, NotFound
 from fixative.query.engine import QueryEngine
@@ -141,11 +142,51 @@ def test_live_equals_version_at_its_instant(shared: QueryWorld, shared_engine: Q
     assert live == version
 
 
+def test_live_links_rows_not_ingested(world: QueryWorld, engine: QueryEngine) -> None:
+    """Rows written since the last ingest are linked by the live query itself (supervoxels
+    from the volume, roots at T), in every table that has them, with or without root filters;
+    nothing is written to the segmentation tables."""
+    linked = QueryEngine(world.store, lambda _ds: world.cg, volumes=lambda _ds: PositionVolume())
+    try:
+        new = world.insert("synapses", 6)
+        cells = world.insert("cells", 3)
+        world.store.delete_annotations("synapses", new[:1])
+        world.store.update_annotations("cells", [{"id": cells[-1], **world.cell()}])
+        at = world.store.clock()
+        for spec in (
+            QuerySpec(("synapses",)),
+            QuerySpec(("tags", "cells"), joins=(TAG_CELL,)),
+        ):
+            got = rows_of(linked.live_query(world.datastack, at, spec))
+            assert close_rows(got, world.oracle(spec, at))
+        fresh = [r for r in world.rows_at("synapses", at) if r["id"] in new]
+        assert len(fresh) == 5
+        wanted = sorted({fresh[0]["pre_pt_root_id"], fresh[1]["pre_pt_root_id"]})
+        spec = QuerySpec(
+            ("synapses",), filters=(Filter("synapses", "pre_pt_root_id", "in", wanted),)
+        )
+        got = rows_of(linked.live_query(world.datastack, at, spec))
+        assert {fresh[0]["id"], fresh[1]["id"]} <= {r["id"] for r in got}
+        assert close_rows(got, world.oracle(spec, at))
+        with world.store.read() as conn:
+            seg = world.store.table_object("synapses__cg")
+            assert not set(conn.execute(sa.select(seg.c.id)).scalars()) & set(new)
+    finally:
+        linked.close()
+
+
 def test_live_refuses_rows_not_ingested(world: QueryWorld, engine: QueryEngine) -> None:
+    """An engine without volumes, or with more unlinked rows than its cap, refuses."""
     world.insert("synapses", 2)
     at = world.store.clock()
     with pytest.raises(Conflict, match="synapses"):
         rows_of(engine.live_query(world.datastack, at, QuerySpec(("synapses",))))
+    capped = QueryEngine(
+        world.store, lambda _ds: world.cg, volumes=lambda _ds: PositionVolume(), unlinked_cap=1
+    )
+    with pytest.raises(Conflict, match="2 row"):
+        rows_of(capped.live_query(world.datastack, at, QuerySpec(("synapses",))))
+    capped.close()
     # a table without segmentation answers, and so does the synapse table before the insert
     rows_of(engine.live_query(world.datastack, at, QuerySpec(("tags",))))
     check(engine, world, "t3", QuerySpec(("synapses",)))

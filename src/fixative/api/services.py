@@ -124,5 +124,6 @@ def make_engine(services: HttpServices) -> QueryRunner:
         services.graph,
         row_cap=services.settings.query_row_limit,
         timeout_s=services.settings.query_timeout_s,
+        volumes=services.segmentation,
     )
     return engine

@@ -28,6 +28,7 @@ from fixative.query.plan import QueryPlan, check_table_list, make_plan
 from fixative.query.shape import shape
 from fixative.query.spec import QuerySpec
 from fixative.query.stream import RawCursor, VersionDatabase, open_version_database
+from fixative.segmentation.port import SegmentationSource
 from fixative.store.base import Store
 from fixative.versions import get_version, list_version_tables
 from fixative.versions.model import AVAILABLE, VersionInfo
@@ -89,15 +90,21 @@ class QueryEngine:
         batch_rows: int = 65_536,
         version_dir: Path | None = None,
         timeout_s: float | None = None,
+        volumes: Callable[[str], SegmentationSource] | None = None,
+        unlinked_cap: int = 100_000,
     ) -> None:
         """``version_dir``: where SQLite version files are, when not the default;
-        ``timeout_s``: the longest a statement may run on a PostgreSQL version."""
+        ``timeout_s``: the longest a statement may run on a PostgreSQL version; ``volumes``:
+        a datastack's segmentation volume, for live queries to link at most ``unlinked_cap``
+        rows that ingest has not reached yet (without it such rows are refused)."""
         if row_cap < 1 or batch_rows < 1:
             raise ValueError("row_cap and batch_rows must be positive")
         self.version_dir = version_dir
         self.timeout_s = timeout_s
         self.store = store
         self.graphs = graphs
+        self.volumes = volumes
+        self.unlinked_cap = unlinked_cap
         self.row_cap = row_cap
         self.batch_rows = batch_rows
         self._open: dict[tuple[str, int], OpenVersion] = {}

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -86,7 +87,7 @@ def run_live_query(
     frames = []
     for i, (table, base) in enumerate(zip(plan.tables, bases, strict=True)):
         filters = [f for f in plan.filters if f.index == i]
-        rows = _table_at(engine, table, at, base, filters, graph)
+        rows = _table_at(engine, datastack, table, at, base, filters, graph)
         frames.append(rows.rename_columns([f"{i}:{n}" for n in rows.column_names]))
     combined = _joined(plan, frames)
     order = pc.sort_indices(
@@ -131,6 +132,7 @@ def _base(
 
 def _table_at(
     engine: QueryEngine,
+    datastack: str,
     table: TableColumns,
     at: datetime,
     base: OpenVersion | None,
@@ -150,7 +152,7 @@ def _table_at(
             keep = pc.invert(pc.is_in(version_rows.column("id"), value_set=pa.array(gone)))
             version_rows = version_rows.filter(keep)
         parts.append(version_rows)
-    parts.append(_delta_rows(engine, table, live, since, at, plain))
+    parts.append(_delta_rows(engine, table, live, since, at, plain, datastack))
     rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if graph is not None:
         rows = _roots_at(table, rows, at, graph)
@@ -235,8 +237,10 @@ def _delta_rows(
     since: datetime | None,
     at: datetime,
     plain: list[CheckedFilter],
+    datastack: str,
 ) -> pa.Table:
-    """Live rows visible at ``at`` and not at ``since`` (all rows at ``at`` without a base)."""
+    """Live rows visible at ``at`` and not at ``since`` (all rows at ``at`` without a base);
+    rows not ingested yet get their supervoxels from the volume and NULL roots."""
     a = live.ann
     dialect = engine.store.dialect_name
     where = [visible_at(a, at)]
@@ -258,15 +262,65 @@ def _delta_rows(
     with engine.store.read() as conn:
         rows = conn.execute(sa.select(*cols).select_from(source).where(*where)).all()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
-    if live.seg is not None:
-        missing = sum(1 for v in columns[-1] if v is None)
-        if missing:
-            raise Conflict(
-                f"table {table.name!r}: {missing} row(s) visible at {at.isoformat()} have no "
-                "supervoxel or root ids yet; run ingest on the table first"
-            )
     arrays = [pa.array(list(v), c.arrow_type) for v, c in zip(columns, table.columns, strict=False)]
-    return pa.Table.from_arrays(arrays, names=[c.name for c in table.columns])
+    found = pa.Table.from_arrays(arrays, names=[c.name for c in table.columns])
+    if live.seg is None:
+        return found
+    unlinked = np.fromiter((v is None for v in columns[-1]), dtype=bool, count=len(rows))
+    if not unlinked.any():
+        return found
+    return _linked_here(engine, datastack, table, found, unlinked, at)
+
+
+def _linked_here(
+    engine: QueryEngine,
+    datastack: str,
+    table: TableColumns,
+    rows: pa.Table,
+    unlinked: npt.NDArray[np.bool_],
+    at: datetime,
+) -> pa.Table:
+    """``rows`` with the supervoxels of the ``unlinked`` ones read from the volume (0 outside
+    it, or for a missing optional point) and their roots NULL, for ``_roots_at`` to resolve."""
+    missing = int(np.count_nonzero(unlinked))
+    if engine.volumes is None or missing > engine.unlinked_cap:
+        raise Conflict(
+            f"table {table.name!r}: {missing} row(s) visible at {at.isoformat()} have no "
+            "supervoxel or root ids yet; run ingest on the table first"
+        )
+    volume = engine.volumes(datastack)
+    take = pa.array(np.flatnonzero(unlinked))
+    for root in table.root_columns:
+        assert root.point is not None
+        xyz = [rows.column(c.name).take(take) for c in table.point_columns(root.point)]
+        present = np.asarray(xyz[0].is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        points = np.stack(
+            [np.asarray(a.fill_null(0).to_numpy(zero_copy_only=False), np.int64) for a in xyz],
+            axis=1,
+        )
+        found = np.zeros(missing, dtype=np.int64)
+        if present.any():
+            looked = volume.lookup(points[present], table.resolution, outside="zero")
+            found[present] = to_int64(looked)
+        sv = table.supervoxel_of(root)
+        before = rows.column(sv.name).combine_chunks()
+        svs = np.array(before.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        svs[unlinked] = found
+        kept_nulls = np.asarray(before.is_null().to_numpy(zero_copy_only=False), bool) & ~unlinked
+        rows = rows.set_column(
+            rows.schema.get_field_index(sv.name),
+            sv.name,
+            pa.array(svs, pa.int64(), mask=kept_nulls if kept_nulls.any() else None),
+        )
+        roots = rows.column(root.name).combine_chunks()
+        nulls = np.asarray(roots.is_null().to_numpy(zero_copy_only=False), dtype=bool) | unlinked
+        values = np.asarray(roots.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        rows = rows.set_column(
+            rows.schema.get_field_index(root.name),
+            root.name,
+            pa.array(values, pa.int64(), mask=nulls),
+        )
+    return rows
 
 
 def _roots_at(table: TableColumns, rows: pa.Table, at: datetime, graph: ChunkedGraph) -> pa.Table:
