@@ -4,16 +4,19 @@ backend: supervoxels checked by numpy indexing of the labels, roots by the graph
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from workflow_world import TABLE, CountingGraph, CountingSource, World, synapse_table
+from workflow_world import SEG_TABLE, TABLE, CountingGraph, CountingSource, World, synapse_table
 
 from fixative.errors import Conflict, InvalidInput
 from fixative.store import NewTable
+from fixative.store import tables as t
+from fixative.store.segmentation import SegmentationTable, linked_through
 from fixative.workflows.ingest import ingest_chunk, ingest_table, plan_ingest
 from fixative.workflows.progress import RunOptions
 from fixative.workflows.update_roots import update_roots
@@ -116,3 +119,63 @@ def test_empty_table_plans_nothing(world: World) -> None:
     result = ingest_table(world.store, world.seg, world.cg, TABLE, at)
     assert (result.rows, result.chunks) == (0, 0)
     assert np.asarray(world.links().column("id")).size == 0
+
+
+def test_ingest_searches_only_after_linked_through(world: World) -> None:
+    """After an ingest, the next one looks only at annotations created after the table's
+    ``linked_through``: a segmentation row removed behind it is not searched for again."""
+    ids = world.insert(300, seed=11)
+    first = world.clock()
+    ingest_table(world.store, world.seg, world.cg, TABLE, first)
+    seg = SegmentationTable.of(world.store.get_table(TABLE))
+    with world.store.read() as conn:
+        mark = linked_through(conn, seg)
+    assert mark is not None
+    assert mark <= first
+    assert mark == world.store.get_table(TABLE).last_modified_at
+    with world.store.write() as conn:  # forge a hole behind the mark
+        table = world.store._table_object(conn, SEG_TABLE)
+        conn.execute(table.delete().where(table.c.id == int(ids[0])))
+    later = world.insert(20, seed=12)
+    ranges = plan_ingest(world.store, TABLE, world.clock())
+    assert sum(r.rows for r in ranges) == 20
+    assert ranges[0].start >= int(later.min())
+    with world.store.write() as conn:  # an unknown mark searches everything again
+        meta = t.segmentation_table_metadata
+        conn.execute(meta.update().values(linked_through=None))
+    assert sum(r.rows for r in plan_ingest(world.store, TABLE, world.clock())) == 21
+
+
+def test_writes_during_ingests_are_all_linked(world: World) -> None:
+    """Writers and ingests at "now" run at once; whatever their interleaving, the rows created
+    before each ingest's mark are linked, so a last ingest leaves no row unlinked."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(seed: int) -> None:
+        try:
+            for k in range(25):
+                world.insert(7, seed=seed * 100 + k)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def ingest() -> None:
+        try:
+            while not stop.is_set():
+                ingest_table(world.store, world.seg, world.cg, TABLE, world.clock())
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(s,)) for s in (1, 2)]
+    ingester = threading.Thread(target=ingest)
+    for th in [*writers, ingester]:
+        th.start()
+    for th in writers:
+        th.join()
+    stop.set()
+    ingester.join()
+    assert not errors
+    at = world.clock()
+    ingest_table(world.store, world.seg, world.cg, TABLE, at)
+    world.assert_linked(at)
+    assert np.asarray(world.links().column("id")).size == 2 * 25 * 7

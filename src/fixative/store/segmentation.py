@@ -120,20 +120,58 @@ def id_ranges(
     ]
 
 
-def _unlinked_sql(seg: SegmentationTable) -> str:
+def _unlinked_sql(seg: SegmentationTable, after: bool) -> str:
+    newer = " AND a.created > :after" if after else ""
     return (
         f"SELECT a.id AS id FROM {quote(seg.annotation_table)} AS a "
         f"LEFT JOIN {quote(seg.name)} AS s ON s.id = a.id "
-        "WHERE s.id IS NULL AND a.created <= :at"
+        f"WHERE s.id IS NULL AND a.created <= :at{newer}"
     )
 
 
 def unlinked_ranges(
-    conn: sa.Connection, seg: SegmentationTable, at: datetime, chunk_rows: int
+    conn: sa.Connection,
+    seg: SegmentationTable,
+    at: datetime,
+    chunk_rows: int,
+    after: datetime | None = None,
 ) -> list[IdRange]:
-    """Id ranges of annotations created at or before ``at`` (deleted or not) that have no
-    segmentation row yet."""
-    return id_ranges(conn, _unlinked_sql(seg), chunk_rows, binds=(_at(at),))
+    """Id ranges of annotations created at or before ``at`` (deleted or not), and after
+    ``after`` when given (through the ``created`` index), that have no segmentation row yet."""
+    binds = [_at(at)]
+    if after is not None:
+        binds.append(sa.bindparam("after", after, type_=UtcDateTime))
+    sql = _unlinked_sql(seg, after is not None)
+    return id_ranges(conn, sql, chunk_rows, binds=tuple(binds))
+
+
+def complete_through(conn: sa.Connection, seg: SegmentationTable, at: datetime) -> datetime:
+    """The latest instant ``c <= at`` at which every annotation of the table created at or
+    before ``c`` is already committed, and so visible to every statement run after this one:
+    the table's ``last_modified``. Writers of a table are serialized (``Store._lock_table``) and
+    stamp ``created`` strictly after the ``last_modified`` they read, so a write in flight
+    creates rows after the committed ``last_modified`` only."""
+    meta = t.annotation_table_metadata
+    query = sa.select(meta.c.last_modified).where(meta.c.table_name == seg.annotation_table)
+    last: datetime | None = conn.execute(query).scalar()
+    return at if last is None else min(at, last)
+
+
+def linked_through(conn: sa.Connection, seg: SegmentationTable) -> datetime | None:
+    """The instant up to which every annotation has its segmentation row (None: not known)."""
+    meta = t.segmentation_table_metadata
+    query = sa.select(meta.c.linked_through).where(meta.c.table_name == seg.name)
+    found: datetime | None = conn.execute(query).scalar()
+    return found
+
+
+def set_linked_through(conn: sa.Connection, seg: SegmentationTable, at: datetime) -> None:
+    """Record that every annotation created at or before ``at`` is linked (only moves forward)."""
+    meta = t.segmentation_table_metadata
+    guard = sa.or_(meta.c.linked_through.is_(None), meta.c.linked_through < at)
+    conn.execute(
+        meta.update().where(meta.c.table_name == seg.name, guard).values(linked_through=at)
+    )
 
 
 def segmentation_ranges(

@@ -52,6 +52,8 @@ segmentation_table_metadata = sa.Table(
     sa.Column("valid", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created", UtcDateTime, nullable=False),
     sa.Column("last_updated", UtcDateTime),
+    # every annotation created at or before this instant has its segmentation row (ingest)
+    sa.Column("linked_through", UtcDateTime),
 )
 
 

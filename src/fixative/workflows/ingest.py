@@ -24,7 +24,14 @@ from fixative.errors import Conflict, InvalidInput
 from fixative.ids import to_int64
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store, TableInfo
-from fixative.store.segmentation import IdRange, SegmentationTable, read_unlinked
+from fixative.store.segmentation import (
+    IdRange,
+    SegmentationTable,
+    complete_through,
+    read_unlinked,
+)
+from fixative.store.segmentation import linked_through as _linked_through
+from fixative.store.segmentation import set_linked_through as _set_linked_through
 from fixative.store.segmentation import unlinked_ranges as _unlinked_ranges
 from fixative.store.segmentation import upsert_links as _upsert_links
 from fixative.workflows.progress import DEFAULT_CHUNK_ROWS, Report, RunOptions, ignore_progress
@@ -70,10 +77,22 @@ def plan_ingest(
     store: Store, table: str, at: datetime, chunk_rows: int = DEFAULT_CHUNK_ROWS
 ) -> list[IdRange]:
     """Id ranges holding at most ``chunk_rows`` annotations to ingest at ``at`` each."""
+    return list(make_ingest_plan(store, table, at, chunk_rows).ranges)
+
+
+def make_ingest_plan(
+    store: Store, table: str, at: datetime, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> IngestPlan:
+    """The chunks of an ingest at ``at``. Only annotations created after the table's
+    ``linked_through`` are searched (an index range on ``created``, not the whole table), and
+    the plan carries the instant ``linked_through`` moves to once every chunk is done."""
     await_instant(at, store.clock)
     links = linked_table(store.get_table(table), at, store.clock())
     with store.read() as conn:
-        return _unlinked_ranges(conn, links, at, chunk_rows)
+        after = _linked_through(conn, links)
+        complete = complete_through(conn, links, at)  # read before the search, see its doc
+        ranges = _unlinked_ranges(conn, links, at, chunk_rows, after)
+    return IngestPlan(table, at, tuple(ranges), complete)
 
 
 def ingest_chunk(
@@ -125,11 +144,13 @@ def link_rows(
 
 @dataclass(frozen=True)
 class IngestPlan:
-    """The chunks of one ingest: ``table``'s id ranges to link at ``at``."""
+    """The chunks of one ingest: ``table``'s id ranges to link at ``at``. Once all are done,
+    every annotation created at or before ``complete`` is linked."""
 
     table: str
     at: datetime
     ranges: tuple[IdRange, ...]
+    complete: datetime | None = None
 
     @property
     def rows(self) -> int:
@@ -146,7 +167,7 @@ def ingest_table(
 ) -> IngestResult:
     """Plan and run every chunk; ``options.report(rows done, rows planned)`` after each."""
     options = options or RunOptions()
-    plan = IngestPlan(table, at, tuple(plan_ingest(store, table, at, options.chunk_rows)))
+    plan = make_ingest_plan(store, table, at, options.chunk_rows)
     return run_ingest(store, seg, cg, plan, options.report)
 
 
@@ -164,4 +185,8 @@ def run_ingest(
         rows, outside = rows + count.rows, outside + count.points_without_supervoxel
         done += id_range.rows
         report(done, plan.rows)
+    if plan.complete is not None:
+        links = SegmentationTable.of(store.get_table(plan.table))
+        with store.write() as conn:
+            _set_linked_through(conn, links, plan.complete)
     return IngestResult(plan.at, len(plan.ranges), rows, outside)

@@ -13,7 +13,7 @@ from datetime import datetime
 from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store
-from fixative.workflows.ingest import IngestPlan, IngestResult, plan_ingest, run_ingest
+from fixative.workflows.ingest import IngestResult, make_ingest_plan, run_ingest
 from fixative.workflows.progress import RunOptions
 from fixative.workflows.update_roots import RootUpdateResult, plan_update_roots, run_update_roots
 
@@ -36,7 +36,7 @@ def refresh_table(
     total)`` counts the rows of both phases."""
     options = options or RunOptions()
     roots_plan = plan_update_roots(store, cg, table, at, options.chunk_rows)
-    ingest_plan = IngestPlan(table, at, tuple(plan_ingest(store, table, at, options.chunk_rows)))
+    ingest_plan = make_ingest_plan(store, table, at, options.chunk_rows)
     total = ingest_plan.rows + roots_plan.rows
 
     def ingest_progress(done: int, _planned: int) -> None:
