@@ -345,13 +345,14 @@ def _errors(route: Route) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
+    from fixative.api.openapi_analyst import analyst_bodies
     from fixative.api.openapi_query import query_bodies
     from fixative.api.openapi_write import SECURITY_SCHEMES, write_bodies
 
     paths: dict[str, Any] = {}
     for route in _routes():
         paths.setdefault(route.path, {})[route.method] = _operation(route)
-    schemas: dict[str, Any] = {**query_bodies(), **write_bodies()}
+    schemas: dict[str, Any] = {**query_bodies(), **write_bodies(), **analyst_bodies()}
     for key in ("node_ids", "root_ids"):
         schemas[key] = {
             "type": "object",

@@ -6,9 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from fixative.api.annotation import MAX_ANNOTATIONS
 from fixative.api.openapi import DS, V3, VER, Route
+from fixative.api.openapi_write import ANNOTATION_ID_SCHEMA, AV
 from fixative.api.segprops import COLUMNS_PATTERN, MAX_LABEL_ARG
 from fixative.query.segprops import FORMAT_PATTERN
+from fixative.store.model import PERMISSIONS, TABLE_NAME_RE
+from fixative.store.table_admin import USER_ID_MAX
+
+INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+LOOKUP = "/materialize/api/v2/materialize/run/lookup_svid/datastack/{datastack}/{table}"
 
 ANALYST_QUERY: dict[str, dict[str, Any]] = {
     "label_format": {
@@ -49,4 +56,66 @@ def analyst_routes() -> list[Route]:
             "query",
             LABELS,
         ),
+        Route(
+            "put",
+            AV,
+            "Change an annotation table's metadata (its owner or an admin)",
+            "annotation",
+            body="update_metadata",
+        ),
+        Route(
+            "delete",
+            AV + "/{table}",
+            "Delete an annotation table: hidden, never served, rows kept (owner or admin)",
+            "annotation",
+        ),
+        Route(
+            "post",
+            LOOKUP,
+            "Look up supervoxel ids of a table's new rows (CAVE's path; an ingest run)",
+            "workflows",
+            body="lookup_svid",
+        ),
     ]
+
+
+def analyst_bodies() -> dict[str, Any]:
+    text = {"type": "string"}
+    permission = {"type": "string", "enum": list(PERMISSIONS)}
+    user = {"type": "string", "minLength": 1, "maxLength": USER_ID_MAX}
+    return {
+        "update_metadata": {
+            "type": "object",
+            "required": ["table_name"],
+            "additionalProperties": False,
+            "properties": {
+                "table_name": {"type": "string", "pattern": TABLE_NAME_RE.pattern},
+                "metadata": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": "only the fields to change; notice_text '' or 'none' "
+                    "removes the notice",
+                    "properties": {
+                        "description": text,
+                        "flat_segmentation_source": text,
+                        "notice_text": text,
+                        "read_permission": permission,
+                        "write_permission": permission,
+                        "user_id": {"oneOf": [user, INT64]},
+                    },
+                },
+            },
+        },
+        "lookup_svid": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "annotation_ids": {
+                    "type": "array",
+                    "items": ANNOTATION_ID_SCHEMA,
+                    "maxItems": MAX_ANNOTATIONS,
+                    "description": "rows to look up (default: every new row of the table)",
+                }
+            },
+        },
+    }

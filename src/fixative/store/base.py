@@ -189,7 +189,7 @@ class Store:
             return None  # no table has such a name (and NUL would upset PostgreSQL)
         with self.read() as conn:
             row = self._find_row(conn, name)
-            if row is None:
+            if row is None or not row.valid:  # a deleted table is never served
                 return None
             return self._info(conn, row)
 
