@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.clock import as_utc
+from fixative.config import DatastackSettings, Settings
 from fixative.demo import datastack
 from fixative.query.engine import QueryEngine
 from fixative.query.spec import QuerySpec
@@ -33,8 +34,21 @@ class ExportWorld:
     store: Store
     home: Path
     datastack: str
+    segmentation_source: str = ""
     version: int = 1
     engine: QueryEngine = field(init=False)
+
+    def settings(self) -> Settings:
+        ds = DatastackSettings(
+            name=self.datastack,
+            aligned_volume=datastack.ALIGNED_VOLUME,
+            segmentation_source=self.segmentation_source,
+            chunkedgraph_source=f"embedded://{datastack.PCG_TABLE}",
+            viewer_resolution=RES,
+            description="C. elegans demo (Cook et al. 2019)",
+        )
+        url = self.store.engine.url.render_as_string(hide_password=False)
+        return Settings(home=self.home, database_url=url, datastacks=(ds,))
 
     def version_table(self, table: str) -> pa.Table:
         """The version's table as the query engine serves it (positions split, in voxels)."""
@@ -48,7 +62,7 @@ class ExportWorld:
 def _build(store: Store, home: Path) -> ExportWorld:
     manifest = datastack.build(store, home / "demo", OPTIONS)
     name = store.engine.url.database if store.dialect_name == "postgresql" else "demo"
-    world = ExportWorld(store, home, name or "demo")
+    world = ExportWorld(store, home, name or "demo", manifest.segmentation_source)
     store.create_table(
         NewTable(
             "nucleus_tags",

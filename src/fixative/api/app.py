@@ -107,6 +107,7 @@ def _register_write_side(app: Flask, services: HttpServices) -> None:
     runner is configured."""
     from fixative.api.annotation import annotation_blueprint
     from fixative.api.edits import edits_blueprint
+    from fixative.api.export import export_blueprint
     from fixative.api.table_admin import table_admin_blueprint
     from fixative.api.workflows import workflows_blueprint
     from fixative.runner.coalesce import WriteIngest
@@ -136,3 +137,4 @@ def _register_write_side(app: Flask, services: HttpServices) -> None:
     app.register_blueprint(edits_blueprint(services.graph_by_table, services.segmentation_by_table))
     if runner is not None:
         app.register_blueprint(workflows_blueprint(services.store, services.settings, runner))
+        app.register_blueprint(export_blueprint(services, runner))

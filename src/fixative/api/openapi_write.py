@@ -14,6 +14,7 @@ from fixative.api.annotation import (
 )
 from fixative.api.edits import MAX_NM, MAX_POINTS
 from fixative.api.openapi import INSTANT, INT64_MAX, NAME, UINT64_MAX, Route
+from fixative.api.openapi_export import export_body, export_routes
 from fixative.api.workflows import MAX_DAYS, MAX_LIST, TAKES
 from fixative.schemas.registry import list_schemas
 from fixative.store.model import PERMISSIONS, TABLE_NAME_RE
@@ -35,6 +36,7 @@ WRITE_QUERY: dict[str, dict[str, Any]] = {
         "description": f"comma-separated ids (1 to 2**63-1), at most {MAX_ANNOTATIONS:,}",
     },
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIST},
+    "job_id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "a POST's job_id"},
 }
 ANNOTATION_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": ID_LIMIT - 1}
 
@@ -94,6 +96,7 @@ def write_routes() -> list[Route]:
             "Ingest a table (CAVE's path; admin)",
             "workflows",
         ),
+        *export_routes(),
         Route("get", FX + "/runs", "Recent workflow runs", "workflows", ("limit",)),
         Route("get", FX + "/runs/{run_id}", "One workflow run", "workflows"),
     ]
@@ -141,6 +144,7 @@ def write_bodies() -> dict[str, Any]:
             "required": ["operation_id"],
             "properties": {"operation_id": {"type": "integer", "minimum": 1, "maximum": INT64_MAX}},
         },
+        "export": export_body(),
         "workflow": {
             "type": ["object", "null"],  # null: as no body
             "additionalProperties": False,

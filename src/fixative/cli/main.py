@@ -164,9 +164,19 @@ def tables(ctx: Context) -> None:
 
 
 def _register_command_groups() -> None:
-    from fixative.cli import auth, config, doctor, runner, serve, status, versions, workflows
+    from fixative.cli import (
+        auth,
+        config,
+        doctor,
+        export,
+        runner,
+        serve,
+        status,
+        versions,
+        workflows,
+    )
 
-    for module in (workflows, versions, status, serve, runner, auth, doctor, config):
+    for module in (workflows, versions, status, serve, runner, auth, doctor, config, export):
         module.register(cli)
 
 

@@ -66,8 +66,8 @@ class ExportPlan:
 def plan_export(store: Store, request: ExportRequest) -> ExportPlan:
     """The checked export: NotFound for an unknown version or table, Conflict for a version
     that is not AVAILABLE, InvalidInput for bad partition specs, sizes or targets."""
-    if request.row_group_rows < 1 or request.file_rows < request.row_group_rows:
-        raise InvalidInput("row_group_rows must be positive and file_rows at least row_group_rows")
+    if request.row_group_rows < 1 or request.file_rows < 1:
+        raise InvalidInput("row_group_rows and file_rows must be positive")
     info = get_version(store, request.datastack, request.version)
     if info.status != AVAILABLE or not info.valid:
         raise Conflict(

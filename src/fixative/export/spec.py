@@ -15,6 +15,7 @@ A table takes at most one range/hash spec and at most one Morton spec.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,8 +29,6 @@ Format = Literal["parquet", "delta"]
 FORMATS: tuple[Format, ...] = ("parquet", "delta")
 DEFAULT_PARTS = 16
 DEFAULT_MORTON_BITS = 2
-MAX_PARTS = 4096
-MAX_MORTON_BITS = 6
 DEFAULT_ROW_GROUP_ROWS = 131_072  # a few MB compressed: one range read per row group
 DEFAULT_FILE_ROWS = 4_194_304
 
@@ -76,31 +75,32 @@ class ExportRequest:
         }
 
 
+SPEC_RE = re.compile(
+    r"^(?:(?P<table>[a-z][a-z0-9_]*)\.)?(?P<column>[a-z][a-z0-9_]*)"
+    r"(?::(?P<key>range|hash)(?::(?P<parts>[1-9][0-9]{0,3}))?"
+    r"|:(?P<morton>morton)(?::(?P<bits>[1-6]))?)?$"
+)
+
+
+SPEC_PATTERN = re.sub(r"\?P<[a-z]+>", "", SPEC_RE.pattern)  # the same, for the OpenAPI document
+
+
 def parse_partition(text: str) -> PartitionSpec:
-    """``[TABLE.]COLUMN[:STRATEGY[:N]]`` (InvalidInput naming what is wrong)."""
-    if not isinstance(text, str) or not text.strip():
+    """``[TABLE.]COLUMN[:range|hash[:N]]`` or ``[TABLE.]POINT[:morton[:B]]`` (N from 1 to
+    9999, B from 1 to 6; InvalidInput otherwise). Without a strategy a ``*_position`` column
+    takes Morton and any other column ranges."""
+    found = SPEC_RE.fullmatch(text.strip()) if isinstance(text, str) else None
+    if found is None:
         raise InvalidInput(
-            f"partition spec {text!r} must be [TABLE.]COLUMN[:range|hash|morton[:N]]"
+            f"partition spec {text!r} must be [TABLE.]COLUMN[:range|hash[:N]] "
+            "or [TABLE.]POINT[:morton[:B]], N from 1 to 9999, B from 1 to 6"
         )
-    head, *rest = text.strip().split(":")
-    table, _, column = head.rpartition(".")
-    strategy = rest[0] if rest else ("morton" if column.endswith("_position") else "range")
-    if strategy not in ("range", "hash", "morton") or len(rest) > 2 or not column:
-        raise InvalidInput(
-            f"partition spec {text!r} must be [TABLE.]COLUMN[:range|hash|morton[:N]]"
-        )
-    default = DEFAULT_MORTON_BITS if strategy == "morton" else DEFAULT_PARTS
-    n = _count(rest[1], text) if len(rest) == 2 else default
-    top = MAX_MORTON_BITS if strategy == "morton" else MAX_PARTS
-    if not 1 <= n <= top:
-        raise InvalidInput(f"partition spec {text!r}: N must be from 1 to {top}")
-    return PartitionSpec(column, strategy, n, table or None)  # type: ignore[arg-type]
-
-
-def _count(value: str, text: str) -> int:
-    if not value.isdigit():
-        raise InvalidInput(f"partition spec {text!r}: N must be a whole number")
-    return int(value)
+    column = found["column"]
+    if found["morton"] or (found["key"] is None and column.endswith("_position")):
+        bits = int(found["bits"] or DEFAULT_MORTON_BITS)
+        return PartitionSpec(column, "morton", bits, found["table"])
+    strategy: Strategy = "hash" if found["key"] == "hash" else "range"
+    return PartitionSpec(column, strategy, int(found["parts"] or DEFAULT_PARTS), found["table"])
 
 
 @dataclass(frozen=True)
@@ -139,14 +139,16 @@ def partitioning(
     chosen: dict[str, TablePartitioning] = {t.name: TablePartitioning() for t in tables}
     for spec in specs:
         if spec.table is not None and spec.table not in names:
-            raise InvalidInput(f"partition spec {spec.text!r} names a table not exported")
+            raise InvalidInput(
+                f"partition spec {spec.text!r}: the export has no table {spec.table!r}"
+            )
         targets = [t for t in tables if spec.table in (None, t.name)]
         hits = [t for t in targets if _applies(spec, t)]
         if not hits or (spec.table is not None and len(hits) != len(targets)):
-            what = "point" if spec.strategy == "morton" else "integer column"
-            where = spec.table or "any exported table"
+            what = "a point" if spec.strategy == "morton" else "an integer column"
+            where = f"table {spec.table!r}" if spec.table else "each exported table"
             raise InvalidInput(
-                f"partition spec {spec.text!r}: {where} has no {what} {spec.column!r}"
+                f"partition spec {spec.text!r}: {where} has no column {spec.column!r} ({what})"
             )
         for t in hits:
             chosen[t.name] = _add(chosen[t.name], spec, t)
@@ -158,10 +160,14 @@ def _add(
 ) -> TablePartitioning:
     if spec.strategy == "morton":
         if current.morton is not None:
-            raise InvalidInput(f"table {columns.name!r} takes one Morton partition spec")
+            raise InvalidInput(
+                f"table {columns.name!r} must list at most one Morton partition spec"
+            )
         return TablePartitioning(current.key, spec, _point_of(columns, spec.column))
     if current.key is not None:
-        raise InvalidInput(f"table {columns.name!r} takes one range or hash partition spec")
+        raise InvalidInput(
+            f"table {columns.name!r} must list at most one range or hash partition spec"
+        )
     return TablePartitioning(spec, current.morton, current.point)
 
 

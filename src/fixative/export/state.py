@@ -69,7 +69,8 @@ class ExportState:
     def files(self, name: str) -> list[dict[str, Any]]:
         """The table's files, sorted by path."""
         found = [f for p in self._table(name)["pieces"] for f in p["files"]]
-        return sorted(found, key=lambda f: str(f["path"]))
+        keys = ("path", "rows", "bytes", "sha256")  # one order, however the state was read
+        return sorted(({k: f[k] for k in keys} for f in found), key=lambda f: str(f["path"]))
 
     def save(self) -> None:
         body = {"fingerprint": self.fingerprint, "tables": self.tables}

@@ -11,6 +11,7 @@ finds every file it lists. Nothing half-written ever sits under the final name."
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from fixative.errors import InvalidInput
 
 STATE = "_export_state.json"
 SCHEMES = ("s3", "gs", "gcs", "file", "")
+DEFAULT_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -101,30 +103,44 @@ def open_target(url: str) -> Target:
         if path.parent == path:
             raise InvalidInput(f"export target {url!r} must name a directory below the root")
         return Target(url, pafs.LocalFileSystem(), path.as_posix(), scheme)
+    asked = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     try:
-        fs, root = pafs.FileSystem.from_uri(url)
+        fs = _object_store(scheme, asked)
     except Exception as exc:
         raise InvalidInput(f"export target {url!r}: {exc}") from exc
-    root = root.rstrip("/")
+    root = (parts.netloc + parts.path).rstrip("/")
     if "/" not in root:
         raise InvalidInput(f"export target {url!r} must name a prefix inside the bucket")
-    return Target(url, fs, root, scheme, _delta_options(scheme, parts.query))
+    return Target(url, fs, root, scheme, _delta_options(scheme, asked))
 
 
-def _delta_options(scheme: str, query: str) -> dict[str, str]:
+def _object_store(scheme: str, asked: dict[str, str]) -> pafs.FileSystem:
+    """The filesystem, made without a network call: the S3 region comes from the URL or
+    ``AWS_REGION`` (else us-east-1), never from asking AWS where the bucket is."""
+    if scheme == "s3":
+        return pafs.S3FileSystem(
+            region=_region(asked),
+            endpoint_override=asked.get("endpoint_override"),
+            scheme=asked.get("scheme", "https"),
+        )
+    return pafs.GcsFileSystem()
+
+
+def _region(asked: dict[str, str]) -> str:
+    return asked.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+
+
+def _delta_options(scheme: str, asked: dict[str, str]) -> dict[str, str]:
     """deltalake's storage options for the same endpoint pyarrow was given."""
     if scheme != "s3":
         return {}
-    asked = {k: v[-1] for k, v in parse_qs(query).items()}
-    options = {"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
+    options = {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": _region(asked)}
     endpoint = asked.get("endpoint_override")
     if endpoint:
         http = asked.get("scheme", "https")
         options["AWS_ENDPOINT_URL"] = endpoint if "://" in endpoint else f"{http}://{endpoint}"
         if options["AWS_ENDPOINT_URL"].startswith("http://"):
             options["AWS_ALLOW_HTTP"] = "true"
-    if asked.get("region"):
-        options["AWS_REGION"] = asked["region"]
     return options
 
 

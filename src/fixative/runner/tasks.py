@@ -243,6 +243,13 @@ def upload(services: Services, params: Mapping[str, Any], report: Report) -> Sum
     }
 
 
+def export(services: Services, params: Mapping[str, Any], report: Report) -> Summary:
+    """A version's tables as files (``fixative.export``); a rerun skips finished partitions."""
+    from fixative.export.task import run_export
+
+    return run_export(services, params, report)
+
+
 TASKS: dict[str, TaskKind] = {
     "ingest": TaskKind(ingest, exclusive=False, needs_at=True),
     "update_roots": TaskKind(update_roots, exclusive=False, needs_at=True),
@@ -250,6 +257,7 @@ TASKS: dict[str, TaskKind] = {
     "materialize": TaskKind(materialize, exclusive=True, needs_at=True),
     "expire": TaskKind(expire, exclusive=False, needs_at=False),
     "upload": TaskKind(upload, exclusive=False, needs_at=False),
+    "export": TaskKind(export, exclusive=False, needs_at=False),
 }
 
 
