@@ -271,6 +271,14 @@ class Store:
         with self.read() as conn:
             return self._table_object(conn, name)
 
+    def analyze(self, *names: str) -> None:
+        """Refresh the planner's statistics of these tables after a bulk write. Without them
+        PostgreSQL plans a bulk-loaded table as if it were empty until autovacuum's analyze
+        runs (never, where autovacuum is off), and picks plans that read every row."""
+        with self.write() as conn:
+            for name in names:
+                conn.exec_driver_sql(f'ANALYZE "{name.replace(chr(34), chr(34) * 2)}"')
+
     def _lock_table(self, conn: sa.Connection, name: str) -> sa.Row[Any]:
         """Serialize writers of one table and return its metadata row (FOR UPDATE on PostgreSQL)."""
         meta = t.annotation_table_metadata

@@ -86,6 +86,11 @@ def bulk_upload(
         links += new if rows.links is not None else 0
         done += chunk.rows
         report(done, total)
+    if inserted:
+        written = [request.table]
+        if links and prepared.segmentation is not None:
+            written.append(prepared.segmentation.name)
+        store.analyze(*written)
     return UploadResult(inserted, skipped, links, chunks)
 
 

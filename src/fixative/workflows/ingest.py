@@ -37,6 +37,7 @@ from fixative.store.segmentation import upsert_links as _upsert_links
 from fixative.workflows.progress import DEFAULT_CHUNK_ROWS, Report, RunOptions, ignore_progress
 
 U64 = npt.NDArray[np.uint64]
+ANALYZE_AFTER_ROWS = 50_000  # an ingest that linked this many rows refreshes the statistics
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,11 @@ def run_ingest(
         rows, outside = rows + count.rows, outside + count.points_without_supervoxel
         done += id_range.rows
         report(done, plan.rows)
+    info = store.get_table(plan.table)
     if plan.complete is not None:
-        links = SegmentationTable.of(store.get_table(plan.table))
         with store.write() as conn:
-            _set_linked_through(conn, links, plan.complete)
+            _set_linked_through(conn, SegmentationTable.of(info), plan.complete)
+    if rows >= ANALYZE_AFTER_ROWS:
+        assert info.segmentation_table is not None
+        store.analyze(plan.table, info.segmentation_table)
     return IngestResult(plan.at, len(plan.ranges), rows, outside)
