@@ -13,6 +13,7 @@ from flask import Flask, request
 from werkzeug.routing import IntegerConverter, Map
 
 from fixative.api.auth import register_auth
+from fixative.api.cg_logs import cg_logs_blueprint
 from fixative.api.errors import register_error_handlers
 from fixative.api.segmentation import GraphLookup, InfoLookup, segmentation_blueprint
 from fixative.api.services import HttpServices
@@ -78,6 +79,7 @@ def create_app(
             graphs = services.graph_by_table
     if graphs is not None:
         app.register_blueprint(segmentation_blueprint(graphs, graph_infos))
+        app.register_blueprint(cg_logs_blueprint(graphs))
     return app
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fixative.api import cg_logs
 from fixative.api.annotation import MAX_ANNOTATIONS
-from fixative.api.openapi import DS, V3, VER, Route
+from fixative.api.openapi import DS, INSTANT, NO_VALUE, V3, VER, Route
 from fixative.api.openapi_write import ANNOTATION_ID_SCHEMA, AV
 from fixative.api.segprops import COLUMNS_PATTERN, MAX_LABEL_ARG
 from fixative.query.segprops import FORMAT_PATTERN
@@ -32,6 +33,21 @@ ANALYST_QUERY: dict[str, dict[str, Any]] = {
     },
 }
 LABELS = ("label_format", "label_columns")
+SEG = "/segmentation/api/v1/table/{table_id}"
+MAYBE_INSTANT = {"anyOf": [*INSTANT["anyOf"], NO_VALUE]}
+ANALYST_QUERY.update(
+    {
+        "operation_ids": {
+            "type": "string",
+            "pattern": f"^{cg_logs.OPERATION_IDS_PATTERN}$",
+            "description": "a JSON list of operation ids, as [1, 2, 3]",
+        },
+        "user_id": {"type": "string", "maxLength": cg_logs.USER_ID_MAX},
+        **dict.fromkeys(
+            ("start_time", "end_time", "start_timestamp", "end_timestamp"), MAYBE_INSTANT
+        ),
+    }
+)
 
 
 def analyst_routes() -> list[Route]:
@@ -75,6 +91,47 @@ def analyst_routes() -> list[Route]:
             "Look up supervoxel ids of a table's new rows (CAVE's path; an ingest run)",
             "workflows",
             body="lookup_svid",
+        ),
+        *_history_routes(),
+    ]
+
+
+def _history_routes() -> list[Route]:
+    """PyChunkedGraph's edit-history reads (``api/cg_logs.py``)."""
+    root = SEG + "/root/{root_id}"
+    seg = "segmentation"
+    return [
+        Route(
+            "get", root + "/change_log", "A root's edits, summed up", seg, ("filtered", "timestamp")
+        ),
+        Route(
+            "get", root + "/tabular_change_log", "A root's edits, one row each", seg, ("filtered",)
+        ),
+        Route(
+            "get",
+            SEG + "/tabular_change_log_many",
+            "Roots' edits, one row each (JSON body {root_ids} on GET, as PyChunkedGraph)",
+            seg,
+            ("filtered",),
+            "root_ids",
+        ),
+        Route("get", root + "/merge_log", "The merges in a root's history", seg),
+        Route("get", SEG + "/operation_details", "Operations' log rows", seg, ("operation_ids",)),
+        Route(
+            "get",
+            SEG + "/user_operations",
+            "A user's operations in an interval",
+            seg,
+            ("user_id", "start_time", "end_time", "include_undone"),
+        ),
+        Route("get", SEG + "/node/{node_id}/children", "A node's children", seg),
+        Route(
+            "get",
+            SEG + "/valid_nodes",
+            "Nodes with a row written in an interval (JSON body {node_ids} on GET)",
+            seg,
+            ("start_timestamp", "end_timestamp", "is_binary"),
+            "node_ids",
         ),
     ]
 

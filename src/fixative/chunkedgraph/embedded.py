@@ -14,7 +14,7 @@ after the previous operation, as PyChunkedGraph stamps them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
-from fixative.chunkedgraph import edits, lineage, persist
+from fixative.chunkedgraph import edits, lineage, logs, persist
 from fixative.chunkedgraph.edits import Adjacency, EditRequest, Slot
 from fixative.chunkedgraph.index import NEVER, RootIndex
 from fixative.chunkedgraph.port import U64, Operation
@@ -48,6 +48,11 @@ Planner = Callable[[RootIndex, Adjacency], EditRequest]
 
 def _ms(at: datetime | None) -> int | None:
     return None if at is None else floor_ms(at)
+
+
+def _one(node_id: int) -> int:
+    (value,) = as_ids([node_id]).tolist()
+    return int(value)
 
 
 def _check_table_id(table_id: str) -> None:
@@ -256,6 +261,45 @@ class EmbeddedChunkedGraph:
         if not 0 < int(operation_id) <= index.last_operation_id:
             raise NotFound(f"operation {operation_id} does not exist in {self._table_id!r}")
         return index.operations[int(operation_id) - 1]
+
+    # -- edit history (``logs.py``) ---------------------------------------------------------------
+
+    def get_change_log(
+        self, root_id: int, filtered: bool = False, past: datetime | None = None
+    ) -> dict[str, Any]:
+        return logs.change_log(self.refresh(), _one(root_id), filtered, _ms(past))
+
+    def get_tabular_change_logs(
+        self, root_ids: npt.ArrayLike, filtered: bool = True
+    ) -> dict[int, list[dict[str, Any]]]:
+        index = self.refresh()
+        roots = dict.fromkeys(as_ids(root_ids).tolist())
+        return {r: logs.tabular_change_log(index, r, filtered) for r in roots}
+
+    def get_merge_log(self, root_id: int) -> dict[str, Any]:
+        return logs.merge_log(self.refresh(), _one(root_id))
+
+    def get_operation_details(self, operation_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        ops = self.refresh().operations
+        wanted = dict.fromkeys(int(i) for i in operation_ids)
+        return {i: logs.operation_details(ops[i - 1]) for i in wanted if 0 < i <= len(ops)}
+
+    def get_user_operations(
+        self,
+        user_id: str | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_undone: bool = False,
+    ) -> list[tuple[int, datetime]]:
+        return logs.user_operations(self.list_operations(since, until), user_id, include_undone)
+
+    def get_children(self, node_id: int) -> U64:
+        return logs.children(self.refresh(), _one(node_id))
+
+    def get_valid_nodes(
+        self, node_ids: npt.ArrayLike, since: datetime | None = None, until: datetime | None = None
+    ) -> U64:
+        return logs.valid_nodes(self.refresh(), as_ids(node_ids), _ms(since), _ms(until))
 
     # -- edits -----------------------------------------------------------------------------------
 

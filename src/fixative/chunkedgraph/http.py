@@ -9,7 +9,8 @@ with the server's message.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,11 +21,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from fixative.chunkedgraph.port import U64
+from fixative.chunkedgraph.records import EPOCH
 from fixative.clock import utc_now
 from fixative.errors import InvalidInput, NotFound, Transient
 from fixative.ids import to_uint64
 
 ROOTS_BATCH = 250_000
+NAMING = frozenset({"user_name", "user_affiliation"})  # from PyChunkedGraph's user directory
 RETRY_STATUSES = (500, 502, 503, 504)
 
 
@@ -203,6 +206,84 @@ class HttpChunkedGraph:
         iso = self._json("GET", "oldest_timestamp")["iso"]
         parsed = datetime.fromisoformat(iso)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    # -- edit history (PyChunkedGraph's logs, passed through) ------------------------------------
+
+    def get_change_log(
+        self, root_id: int, filtered: bool = False, past: datetime | None = None
+    ) -> dict[str, Any]:
+        path = f"root/{int(root_id)}/change_log"
+        body: dict[str, Any] = self._json("GET", path, filtered=str(filtered), timestamp=_ts(past))
+        return body
+
+    def get_tabular_change_logs(
+        self, root_ids: npt.ArrayLike, filtered: bool = True
+    ) -> dict[int, list[dict[str, Any]]]:
+        ids = _id_list(root_ids)
+        if not ids:
+            return {}
+        body = self._json(
+            "GET", "tabular_change_log_many", {"root_ids": ids}, filtered=str(filtered)
+        )
+        return {int(k): _frame_rows(json.loads(v), drop=NAMING) for k, v in body.items()}
+
+    def get_merge_log(self, root_id: int) -> dict[str, Any]:
+        body: dict[str, Any] = self._json("GET", f"root/{int(root_id)}/merge_log")
+        return body
+
+    def get_operation_details(self, operation_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        ids = json.dumps([int(i) for i in operation_ids])
+        body = self._json("GET", "operation_details", operation_ids=ids)
+        return {int(k): v for k, v in body.items()}
+
+    def get_user_operations(
+        self,
+        user_id: str | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_undone: bool = False,
+    ) -> list[tuple[int, datetime]]:
+        body = self._json(
+            "GET",
+            "user_operations",
+            user_id=user_id,
+            start_time=_ts(since),
+            end_time=_ts(until),
+            include_undone=str(include_undone),
+        )
+        return [(int(r["operation_id"]), r["timestamp"]) for r in _frame_rows(body)]
+
+    def get_children(self, node_id: int) -> U64:
+        return _u64(self._json("GET", f"node/{int(node_id)}/children")["children_ids"])
+
+    def get_valid_nodes(
+        self, node_ids: npt.ArrayLike, since: datetime | None = None, until: datetime | None = None
+    ) -> U64:
+        ids = _id_list(node_ids)
+        if not ids:
+            return np.zeros(0, dtype=np.uint64)
+        body = self._json(
+            "GET",
+            "valid_nodes",
+            {"node_ids": ids},
+            start_timestamp=_ts(since),
+            end_timestamp=_ts(until),
+        )
+        return _u64(body["valid_roots"])
+
+
+def _frame_rows(
+    columns: dict[str, Any], drop: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """Rows of a table written by ``pandas.DataFrame.to_json()`` (``{column: {"0": value}}``),
+    ``timestamp`` (epoch ms) as an aware datetime, in index order."""
+    keep = [c for c in columns if c not in drop]
+    index = sorted({k for c in keep for k in columns[c]}, key=int)
+    rows = [{c: columns[c].get(i) for c in keep} for i in index]
+    for row in rows:
+        if row.get("timestamp") is not None:
+            row["timestamp"] = EPOCH + timedelta(milliseconds=int(row["timestamp"]))
+    return rows
 
 
 def _message(response: requests.Response) -> str:

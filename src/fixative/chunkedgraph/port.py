@@ -9,9 +9,10 @@ All instants are aware UTC datetimes; ``None`` means "now".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -79,3 +80,50 @@ class ChunkedGraph(Protocol):
         ...
 
     def get_oldest_timestamp(self) -> datetime: ...
+
+
+@runtime_checkable
+class EditHistory(Protocol):
+    """What analysts read of a graph's edit history, with PyChunkedGraph's semantics
+    (``chunkedgraph/logs.py``): the embedded graph computes it, the HTTP client asks
+    PyChunkedGraph. A flat segmentation has no history and does not offer it."""
+
+    def get_change_log(
+        self, root_id: int, filtered: bool = False, past: datetime | None = None
+    ) -> dict[str, Any]:
+        """``{n_splits, n_mergers, user_info, operations_ids, past_ids}`` of a root."""
+        ...
+
+    def get_tabular_change_logs(
+        self, root_ids: npt.ArrayLike, filtered: bool = True
+    ) -> dict[int, list[dict[str, Any]]]:
+        """Per root, one row per operation of its history (``timestamp`` an aware datetime)."""
+        ...
+
+    def get_merge_log(self, root_id: int) -> dict[str, Any]:
+        """``{merge_edges, merge_edge_coords}`` of the merges in a root's history."""
+        ...
+
+    def get_operation_details(self, operation_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The log row of each existing operation among ``operation_ids``."""
+        ...
+
+    def get_user_operations(
+        self,
+        user_id: str | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_undone: bool = False,
+    ) -> list[tuple[int, datetime]]:
+        """(operation id, instant) of a user's operations in [since, until]."""
+        ...
+
+    def get_children(self, node_id: int) -> U64:
+        """A node's children one layer down (none for a supervoxel)."""
+        ...
+
+    def get_valid_nodes(
+        self, node_ids: npt.ArrayLike, since: datetime | None = None, until: datetime | None = None
+    ) -> U64:
+        """The ids among ``node_ids`` with a row written in [since, until]."""
+        ...
