@@ -322,3 +322,35 @@ def test_binary_valid_nodes(served: Served) -> None:
         f"{served.base}/valid_nodes", params={"is_binary": "True"}, data=body, timeout=30
     )
     assert got.json() == {"valid_roots": [1, 2]}
+
+
+def test_edits_log_the_users_points(backend: str, request: pytest.FixtureRequest) -> None:
+    """A merge and a split sent through caveclient keep their points (in the volume's voxels)
+    in the log: the merge log and the operation details show them, as PyChunkedGraph's do."""
+    from write_world import RES, shared_world
+
+    ww = shared_world(request, backend)
+    rows = ww.read.rows_at("synapses", datetime.now(UTC))
+    first = rows.iloc[0]
+    other = rows[rows["pre_pt_root_id"] != first["pre_pt_root_id"]].iloc[0]
+    svs = [int(first["pre_pt_supervoxel_id"]), int(other["pre_pt_supervoxel_id"])]
+    voxels = [[float(r[f"pre_pt_position_{a}"]) for a in "xyz"] for r in (first, other)]
+    cave = ww.client("alice").chunkedgraph
+    answer = cave.do_merge(svs, np.array(voxels), resolution=RES)
+    (merged,) = answer["new_root_ids"]
+    log = cave.get_merge_log(merged)
+    assert log["merge_edges"][-1] == [sorted(svs)]
+    assert log["merge_edge_coords"][-1] == [[voxels[0]], [voxels[1]]]
+    details = cave.get_operation_details([answer["operation_id"]])[str(answer["operation_id"])]
+    assert details["source_coords"] == [voxels[0]]
+    assert details["sink_coords"] == [voxels[1]]
+    assert details["source_ids"] == [svs[0]]
+    assert details["user"] == "alice"
+    nm = [[v * r for v, r in zip(p, RES, strict=True)] for p in voxels]
+    op_id, _ = ww.client("bob").chunkedgraph.execute_split(
+        [nm[0]], [nm[1]], merged, [svs[0]], [svs[1]]
+    )
+    split = cave.get_operation_details([op_id])[str(op_id)]
+    assert split["source_coords"] == [voxels[0]]
+    assert split["sink_coords"] == [voxels[1]]
+    assert split["removed_edges"]

@@ -19,7 +19,7 @@ from fixative.api.auth import current_principal
 from fixative.api.wire import json_body, whole
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.chunkedgraph.port import ChunkedGraph, Operation
-from fixative.errors import Conflict, InvalidInput, NotFound
+from fixative.errors import Conflict, FixativeError, InvalidInput, NotFound
 from fixative.segmentation.port import SegmentationSource
 
 V1 = "/segmentation/api/v1/table/<table_id>"
@@ -82,6 +82,22 @@ def _supervoxels(
     return out
 
 
+def _coords(
+    seg: Callable[[], SegmentationSource],
+    rows: dict[str, list[tuple[int, tuple[float, float, float]]]],
+) -> dict[str, list[list[float]]] | None:
+    """The user's points in the segmentation's voxels, as PyChunkedGraph logs them (None when
+    the datastack has no volume to say what a voxel is)."""
+    try:
+        resolution = np.array(seg().resolution_nm, dtype=float)
+    except (FixativeError, OSError, ValueError):
+        return None
+    return {
+        key: [(np.array(nm) / resolution).tolist() for _, nm in points]
+        for key, points in rows.items()
+    }
+
+
 def _answer(op: Operation) -> Response:
     return jsonify(
         {
@@ -109,8 +125,10 @@ def edits_blueprint(graphs: GraphLookup, segmentations: SegmentationLookup) -> B
         rows = _rows(json_body(), "the merge body")
         if len(rows) != 2:
             raise InvalidInput("a merge takes exactly two [id, x, y, z] rows")
-        a, b = _supervoxels(graph, lambda: segmentations(table_id), rows)
-        return _answer(graph.merge(a, b, current_principal().user_id))
+        seg = lambda: segmentations(table_id)  # noqa: E731
+        a, b = _supervoxels(graph, seg, rows)
+        coords = _coords(seg, {"source_coords": rows[:1], "sink_coords": rows[1:]})
+        return _answer(graph.merge(a, b, current_principal().user_id, coords))
 
     @bp.post(f"{V1}/split")
     def split(table_id: str) -> Response:
@@ -119,9 +137,12 @@ def edits_blueprint(graphs: GraphLookup, segmentations: SegmentationLookup) -> B
         if not isinstance(body, dict) or set(body) - {"sources", "sinks"}:
             raise InvalidInput("a split body is {'sources': [[id, x, y, z]...], 'sinks': [...]}")
         seg = lambda: segmentations(table_id)  # noqa: E731
-        sources = _supervoxels(graph, seg, _rows(body.get("sources"), "sources"))
-        sinks = _supervoxels(graph, seg, _rows(body.get("sinks"), "sinks"))
-        return _answer(graph.split(sources, sinks, current_principal().user_id))
+        source_rows = _rows(body.get("sources"), "sources")
+        sink_rows = _rows(body.get("sinks"), "sinks")
+        sources = _supervoxels(graph, seg, source_rows)
+        sinks = _supervoxels(graph, seg, sink_rows)
+        coords = _coords(seg, {"source_coords": source_rows, "sink_coords": sink_rows})
+        return _answer(graph.split(sources, sinks, current_principal().user_id, coords))
 
     def _operation_id() -> int:
         body = json_body()

@@ -13,6 +13,7 @@ after the previous operation, as PyChunkedGraph stamps them.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -42,12 +43,24 @@ from fixative.errors import Conflict, InvalidInput, NotFound
 from fixative.store import Store
 
 USER_ID_LENGTH = 128
+Coords = dict[str, list[list[float]]]  # "source_coords"/"sink_coords" -> [[x, y, z], ...]
 
 Planner = Callable[[RootIndex, Adjacency], EditRequest]
 
 
 def _ms(at: datetime | None) -> int | None:
     return None if at is None else floor_ms(at)
+
+
+def _noting(request: EditRequest, coords: Coords | None) -> EditRequest:
+    """``request`` with the user's points in its log (PyChunkedGraph's ``source_coords`` and
+    ``sink_coords``: lists of [x, y, z] in the segmentation's voxels)."""
+    if not coords:
+        return request
+    unknown = set(coords) - {"source_coords", "sink_coords"}
+    if unknown:
+        raise InvalidInput(f"unknown coordinate key(s): {', '.join(sorted(unknown))}")
+    return dataclasses.replace(request, extra={**request.extra, **coords})
 
 
 def _one(node_id: int) -> int:
@@ -303,16 +316,27 @@ class EmbeddedChunkedGraph:
 
     # -- edits -----------------------------------------------------------------------------------
 
-    def merge(self, sv_a: int, sv_b: int, user_id: str) -> Operation:
+    def merge(self, sv_a: int, sv_b: int, user_id: str, coords: Coords | None = None) -> Operation:
         """Join the roots of two supervoxels with an edge between them (Conflict if they
-        already share a root)."""
-        return self._edit(user_id, lambda ix, _: edits.merge_request(ix, sv_a, sv_b, user_id))
+        already share a root). ``coords``: the user's points, kept in the operation's log."""
+        return self._edit(
+            user_id,
+            lambda ix, _: _noting(edits.merge_request(ix, sv_a, sv_b, user_id), coords),
+        )
 
-    def split(self, source_ids: Iterable[int], sink_ids: Iterable[int], user_id: str) -> Operation:
-        """Remove a minimum cut between sources and sinks (one root; InvalidInput otherwise)."""
+    def split(
+        self,
+        source_ids: Iterable[int],
+        sink_ids: Iterable[int],
+        user_id: str,
+        coords: Coords | None = None,
+    ) -> Operation:
+        """Remove a minimum cut between sources and sinks (one root; InvalidInput otherwise).
+        ``coords``: the user's points, kept in the operation's log."""
         sources, sinks = list(source_ids), list(sink_ids)
         return self._edit(
-            user_id, lambda ix, adj: edits.split_request(ix, adj, sources, sinks, user_id)
+            user_id,
+            lambda ix, adj: _noting(edits.split_request(ix, adj, sources, sinks, user_id), coords),
         )
 
     def remove_edges(self, edges: Iterable[tuple[int, int]], user_id: str) -> Operation:
