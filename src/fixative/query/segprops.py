@@ -146,39 +146,46 @@ def _formatted(template: str, row: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _codes(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Each row's index into the column's distinct strings (-1 for null), and those strings:
+    one dictionary encoding, no Python per row."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return indices.astype(np.int64), [str(w) for w in encoded.dictionary.to_pylist()]
+
+
 def _tags(table: pa.Table, owner: npt.NDArray[np.int64], n_roots: int) -> dict[str, Any] | None:
-    """One tags property: ``(root, tag)`` pairs gathered per column, then de-duplicated."""
-    per_column: dict[str, tuple[npt.NDArray[np.int64], list[str]]] = {}
-    for name in _strings(table):
-        column = table.column(name)
-        present = np.flatnonzero(pc.is_valid(column).to_numpy(zero_copy_only=False))
-        words = column.take(pa.array(present, pa.int64())).to_pylist()
-        per_column[name] = (present, words)
-    seen: dict[str, int] = {}
-    for _, words in per_column.values():
+    """One tags property: ``(root, tag)`` pairs gathered per column (vectorized), then
+    de-duplicated. Tags are sorted; a value found in several columns is ``column:value``."""
+    encoded = {name: _codes(table.column(name)) for name in _strings(table)}
+    columns_of: dict[str, int] = {}
+    for _, words in encoded.values():
         for word in set(words):
-            seen[word] = seen.get(word, 0) + 1
-    pair_roots: list[npt.NDArray[np.int64]] = []
-    pair_tags: list[list[str]] = []
-    for name, (present, words) in per_column.items():
-        pair_roots.append(owner[present])
-        pair_tags.append([f"{name}:{w}" if seen[w] > 1 else w for w in words])
+            columns_of[word] = columns_of.get(word, 0) + 1
+    named: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]] = []
+    for name, (codes, words) in encoded.items():
+        present = np.flatnonzero(codes >= 0)
+        tags = [f"{name}:{w}" if columns_of[w] > 1 else w for w in words]
+        named.append((owner[present], codes[present], tags))
     for f in table.schema:
         if pa.types.is_boolean(f.type) and not _is_id(f.name):
             flags = pc.fill_null(table.column(f.name), False).to_numpy(zero_copy_only=False)
             hit = np.flatnonzero(flags)
-            pair_roots.append(owner[hit])
-            pair_tags.append([f.name] * hit.size)
-    words = [w for chunk in pair_tags for w in chunk]
-    if not words:
+            named.append((owner[hit], np.zeros(hit.size, dtype=np.int64), [f.name]))
+    names = sorted({t for _, _, tags in named for t in tags})
+    if not names:
         return None
-    names, codes = np.unique(np.array(words, dtype=object), return_inverse=True)
-    root_of = np.concatenate(pair_roots)
-    keys = np.unique(root_of * names.size + codes.astype(np.int64))
+    number = {t: i for i, t in enumerate(names)}
+    roots, tag_ids = [], []
+    for who, codes, tags in named:
+        to_global = np.array([number[t] for t in tags], dtype=np.int64)
+        roots.append(who)
+        tag_ids.append(to_global[codes] if codes.size else codes)
+    keys = np.unique(np.concatenate(roots) * len(names) + np.concatenate(tag_ids))
     values: list[list[int]] = [[] for _ in range(n_roots)]
     for key in keys.tolist():
-        values[key // names.size].append(key % names.size)
-    return {"id": "tags", "type": "tags", "tags": [str(n) for n in names], "values": values}
+        values[key // len(names)].append(key % len(names))
+    return {"id": "tags", "type": "tags", "tags": names, "values": values}
 
 
 def _numbers(table: pa.Table, head: npt.NDArray[np.int64]) -> list[dict[str, Any]]:
