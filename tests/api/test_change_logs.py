@@ -354,3 +354,20 @@ def test_edits_log_the_users_points(backend: str, request: pytest.FixtureRequest
     assert split["source_coords"] == [voxels[0]]
     assert split["sink_coords"] == [voxels[1]]
     assert split["removed_edges"]
+
+
+def test_user_operations_are_for_admins(backend: str, request: pytest.FixtureRequest) -> None:
+    """As PyChunkedGraph: who edited what, across the graph, only for datastack admins."""
+    from write_world import shared_world
+
+    ww = shared_world(request, backend)
+    url = ww.seg("/user_operations")
+    for who in ("alice", "vera"):
+        refused = ww.call("GET", url, who, params={"user_id": "alice"})
+        assert refused.status_code == 403, refused.text
+    got = ww.call("GET", url, "ada", params={"user_id": "alice", "include_undone": "True"})
+    assert got.status_code == 200, got.text
+    graph = ww.read.graph
+    assert list(got.json()["operation_id"].values()) == [
+        op.operation_id for op in graph.list_operations() if op.user_id == "alice"
+    ]

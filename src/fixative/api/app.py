@@ -7,6 +7,7 @@ segmentation, health, OpenAPI); ``create_app(graphs=...)`` alone serves only the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, request
@@ -17,7 +18,8 @@ from fixative.api.cg_logs import cg_logs_blueprint
 from fixative.api.errors import register_error_handlers
 from fixative.api.segmentation import GraphLookup, InfoLookup, segmentation_blueprint
 from fixative.api.services import HttpServices
-from fixative.errors import InvalidInput
+from fixative.auth.permissions import LEVELS
+from fixative.errors import Forbidden, InvalidInput
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
@@ -79,8 +81,25 @@ def create_app(
             graphs = services.graph_by_table
     if graphs is not None:
         app.register_blueprint(segmentation_blueprint(graphs, graph_infos))
-        app.register_blueprint(cg_logs_blueprint(graphs))
+        app.register_blueprint(cg_logs_blueprint(graphs, _admins_only(services)))
     return app
+
+
+def _admins_only(services: HttpServices | None) -> Callable[[str], None] | None:
+    """With auth on: refuse a user who administers none of a chunkedgraph's datastacks."""
+    if services is None or services.authorizer is None:
+        return None
+    settings = services.settings
+
+    def check(table_id: str) -> None:
+        from fixative.api.auth import current_principal
+
+        names = [ds.name for ds in settings.datastacks if ds.pcg_table_name == table_id]
+        principal = current_principal()
+        if not any(principal.level_on(n) >= LEVELS["admin"] for n in names):
+            raise Forbidden(f"user {principal.user_id!r} needs admin permission on {table_id!r}")
+
+    return check
 
 
 def _register_read_side(app: Flask, services: HttpServices) -> None:

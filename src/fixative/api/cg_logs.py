@@ -7,7 +7,8 @@ brackets):
   one row per edit, as pandas' ``DataFrame.to_json()`` writes a table (timestamps in ms);
   the many-root form answers each root's table as such a JSON *string*, as PyChunkedGraph does;
 - ``root/{id}/merge_log`` (``get_merge_log``), ``operation_details`` (``get_operation_details``),
-  ``user_operations`` (``get_user_operations``), ``node/{id}/children`` (``get_children``) and
+  ``user_operations`` (``get_user_operations``; datastack admins only, as PyChunkedGraph),
+  ``node/{id}/children`` (``get_children``) and
   ``valid_nodes`` (``is_valid_nodes``; JSON body on GET, or raw uint64 with ``is_binary``).
 
 A graph without an edit history (a flat segmentation) answers 404 for them."""
@@ -48,6 +49,7 @@ TABULAR = (
 )
 
 GraphLookup = Callable[[str], ChunkedGraph]
+AdminCheck = Callable[[str], None]
 
 
 def frame_json(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
@@ -94,7 +96,9 @@ def _user_arg() -> str | None:
     return user
 
 
-def cg_logs_blueprint(graphs: GraphLookup) -> Blueprint:
+def cg_logs_blueprint(graphs: GraphLookup, admins_only: AdminCheck | None = None) -> Blueprint:
+    """``admins_only(table_id)`` refuses a user who administers none of the graph's
+    datastacks (PyChunkedGraph serves ``user_operations`` to admins only); None: no check."""
     bp = Blueprint("cg_logs", __name__)
 
     def history(table_id: str) -> EditHistory:
@@ -134,6 +138,8 @@ def cg_logs_blueprint(graphs: GraphLookup) -> Blueprint:
 
     @bp.get(f"{V1}/user_operations")
     def user_operations(table_id: str) -> Response:
+        if admins_only is not None:
+            admins_only(table_id)
         user = _user_arg()
         since = timestamp_arg("start_time")
         until = timestamp_arg("end_time")
