@@ -74,6 +74,7 @@ def create_app(
     if services is not None and services.authorizer is not None:
         register_auth(app, services.authorizer)  # first: no token is a 401 whatever else is wrong
     app.before_request(_refuse_nul)
+    _remember_reads_per_request(app)
     if services is not None:
         _register_read_side(app, services)
         _register_write_side(app, services)
@@ -83,6 +84,24 @@ def create_app(
         app.register_blueprint(segmentation_blueprint(graphs, graph_infos))
         app.register_blueprint(cg_logs_blueprint(graphs, _admins_only(services)))
     return app
+
+
+def _remember_reads_per_request(app: Flask) -> None:
+    """Each request reads a table's metadata and a version's row once (``fixative.store.memo``)."""
+    from flask import g
+
+    from fixative.store import memo
+
+    def open_scope() -> None:
+        g.fixative_memo = memo.open_scope()
+
+    def close_scope(_exc: BaseException | None) -> None:
+        token = g.pop("fixative_memo", None)
+        if token is not None:
+            memo.close_scope(token)
+
+    app.before_request(open_scope)
+    app.teardown_request(close_scope)
 
 
 def _admins_only(services: HttpServices | None) -> Callable[[str], None] | None:

@@ -25,7 +25,7 @@ from fixative.clock import Clock, utc_now
 from fixative.errors import Conflict, InvalidInput, NotFound
 from fixative.schemas import get_schema
 from fixative.schemas.types import SchemaType
-from fixative.store import history
+from fixative.store import history, memo
 from fixative.store import tables as t
 from fixative.store.model import TABLE_NAME_RE, NewTable, TableInfo, check_table_name
 
@@ -59,12 +59,17 @@ class Store:
         on the same thread, it is that transaction."""
         shared = _SHARED_WRITE.get()
         if shared is not None and shared[0] is self:
+            memo.forget()
             yield shared[1]
             return
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(fixative_write=True)
-            with conn.begin():
-                yield conn
+        memo.forget()
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(fixative_write=True)
+                with conn.begin():
+                    yield conn
+        finally:
+            memo.forget()
 
     @contextmanager
     def shared_write(self) -> Iterator[sa.Connection]:
@@ -187,6 +192,9 @@ class Store:
     def find_table(self, name: str) -> TableInfo | None:
         if not isinstance(name, str) or TABLE_NAME_RE.fullmatch(name) is None:
             return None  # no table has such a name (and NUL would upset PostgreSQL)
+        return memo.remembered((id(self), "table", name), lambda: self._read_table(name))
+
+    def _read_table(self, name: str) -> TableInfo | None:
         with self.read() as conn:
             row = self._find_row(conn, name)
             if row is None or not row.valid:  # a deleted table is never served

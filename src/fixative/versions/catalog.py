@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fixative.errors import Conflict, NotFound
+from fixative.store import memo
 from fixative.store.base import Store
 from fixative.versions.model import (
     AVAILABLE,
@@ -61,9 +62,13 @@ def find_version(store: Store, datastack: str, version: int) -> VersionInfo | No
     query = sa.select(versions).where(
         versions.c.datastack == check_datastack(datastack), versions.c.version == int(version)
     )
-    with store.read() as conn:
-        row = conn.execute(query).first()
-    return info_of(row) if row is not None else None
+
+    def read() -> VersionInfo | None:
+        with store.read() as conn:
+            row = conn.execute(query).first()
+        return info_of(row) if row is not None else None
+
+    return memo.remembered((id(store), "version", datastack, int(version)), read)
 
 
 def get_version(store: Store, datastack: str, version: int) -> VersionInfo:
