@@ -166,3 +166,24 @@ def test_bad_requests_are_json_4xx(
     got = requests.get(base + path, params=params, timeout=60)
     assert got.status_code == status, got.text
     assert says in got.json()["message"]
+
+
+def test_version_answers_are_tagged(world: ReadWorld) -> None:
+    """A version never changes: its properties carry an ETag, a client holding them gets a
+    304, and another label is another answer."""
+    url = f"{world.url}/materialize/api/v3/datastack/{world.datastack}/version/3/table/nuclei/info"
+    first = requests.get(url, timeout=60)
+    tag = first.headers["ETag"]
+    again = requests.get(url, headers={"If-None-Match": tag}, timeout=60)
+    assert again.status_code == 304
+    assert again.headers["ETag"] == tag
+    other = requests.get(url, params={"label_columns": "volume"}, timeout=60)
+    assert other.status_code == 200
+    assert other.headers["ETag"] != tag
+    assert requests.get(url, timeout=60).json() == first.json()
+    assert decoded(first.json()) == expected(
+        world.rows_at("nuclei", world.instants["v3"]),
+        "pt_root_id",
+        [],
+        ["volume", *positions("pt"), *positions("bb_start"), *positions("bb_end")],
+    )

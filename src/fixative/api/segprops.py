@@ -9,12 +9,19 @@
 
 A reference table is joined to the table it references (whose root ids key the properties).
 Tables with more rows than ``query_row_limit`` are refused, as the original refuses tables
-larger than its query limit."""
+larger than its query limit. A version's answers are kept and tagged (``ETag``), as the
+original caches them."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 from flask import Blueprint, Response, jsonify, request
@@ -29,6 +36,7 @@ from fixative.query.string_values import unique_string_values
 
 V3 = PREFIXES["v3"]
 MAX_LABEL_ARG = 500
+KEPT = 16  # version answers kept per process
 COLUMNS_PATTERN = r"[^,]*[^,\s][^,]*(?:,[^,]*[^,\s][^,]*)*"  # no empty name between commas
 COLUMNS_RE = re.compile(COLUMNS_PATTERN)
 
@@ -47,6 +55,39 @@ def _label_spec() -> LabelSpec:
     return LabelSpec(format=template, columns=columns)
 
 
+class Recent:
+    """The few most recently used answers (thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: bytes) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+def _json(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _tagged(response: Response, tag: str) -> Response:
+    response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = "private, no-cache"  # ask again; a 304 is cheap
+    return response
+
+
 def _collect(result: QueryOutput) -> pa.Table:
     try:
         return pa.Table.from_batches(list(result.batches), schema=result.schema)
@@ -56,6 +97,7 @@ def _collect(result: QueryOutput) -> pa.Table:
 
 def segprops_blueprint(services: HttpServices) -> Blueprint:
     bp = Blueprint("segprops", __name__)
+    kept = Recent(KEPT)
 
     def spec_of(datastack: str, table: str) -> QuerySpec:
         """Every column of ``table`` (joined to its target when it is a reference table)."""
@@ -87,12 +129,23 @@ def segprops_blueprint(services: HttpServices) -> Blueprint:
 
     @bp.get(V3 + VERSION + "/table/<table>/info")
     def version_info(datastack: str, version: int, table: str) -> Response:
+        """A version never changes, so its properties are kept (a few, in this process) and
+        tagged: a client that has them gets a 304 (after the same permission checks)."""
         label = _label_spec()
+        info = cat.version(services, datastack, version)
         found = cat.version_table(services, datastack, version, table)
         too_large(table, found.row_count)
         spec = spec_of(datastack, table)
-        result = services.query_engine().version_query(datastack, version, spec)
-        return jsonify(segment_properties(_collect(result), label))
+        key = (datastack, info.id, info.status, table, label)
+        tag = '"' + hashlib.sha256(repr(key).encode()).hexdigest()[:32] + '"'
+        if tag.strip('"') in request.if_none_match:
+            return _tagged(Response(status=304), tag)
+        body = kept.get(key)
+        if body is None:
+            result = services.query_engine().version_query(datastack, version, spec)
+            body = _json(segment_properties(_collect(result), label))
+            kept.put(key, body)
+        return _tagged(Response(body, mimetype="application/json"), tag)
 
     @bp.get(V3 + DS + "/table/<table>/info")
     def live_info(datastack: str, table: str) -> Response:
