@@ -13,7 +13,10 @@ import pytest
 import requests
 from read_world import ReadWorld, client
 
+from fixative.api.app import create_app
+from fixative.api.services import HttpServices, make_engine
 from fixative.clock import utc_now
+from fixative.testing.server import serve
 
 CELL_STRINGS = ["classification_system", "cell_type"]
 
@@ -187,3 +190,22 @@ def test_version_answers_are_tagged(world: ReadWorld) -> None:
         [],
         ["volume", *positions("pt"), *positions("bb_start"), *positions("bb_end")],
     )
+
+
+def test_tables_larger_than_the_row_limit_are_refused(world: ReadWorld) -> None:
+    """As the original refuses tables above its query limit: a 400 naming the limit."""
+    assert world.services is not None
+    base = world.services
+    small = base.settings.model_copy(update={"query_row_limit": 50})
+    services = HttpServices(small, base.store, base.graph_factory)
+    services.engine = make_engine(services)
+    ds = f"/materialize/api/v3/datastack/{world.datastack}"
+    try:
+        with serve(create_app(services=services)) as url:
+            for path in ("/version/3/table/synapses/info", "/table/synapses/info"):
+                got = requests.get(url + ds + path, timeout=60)
+                assert got.status_code == 400, got.text
+                assert "query_row_limit" in got.json()["message"]
+            assert requests.get(url + ds + "/version/3/table/nucleus_tags/info", timeout=60).ok
+    finally:
+        services.close()
