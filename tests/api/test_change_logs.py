@@ -371,3 +371,27 @@ def test_user_operations_are_for_admins(backend: str, request: pytest.FixtureReq
     assert list(got.json()["operation_id"].values()) == [
         op.operation_id for op in graph.list_operations() if op.user_id == "alice"
     ]
+
+
+def test_demo_neurons_history_matches_the_model(world: Any) -> None:
+    """The demo's week of proofreading (merges, mistaken merges split or undone): the change
+    logs caveclient reads for the most edited neurons equal the model's."""
+    from read_world import client
+
+    graph = world.graph
+    model = Served(world.url, graph, list(graph.list_operations()))
+    roots = latest(model)
+    edited = sorted(roots, key=lambda r: len(ancestors(model.ops, r)), reverse=True)[:5]
+    cave = client(world).chunkedgraph
+    tables = cave.get_tabular_change_log(edited, filtered=False)
+    for root in edited:
+        want = history_rows(model, root, filtered=False)
+        assert len(want) > 0
+        got = tables[root]
+        assert got["operation_id"].tolist() == [r["operation_id"] for r in want]
+        assert got["before_root_ids"].tolist() == [r["before_root_ids"] for r in want]
+        assert got["in_neuron"].tolist() == [r["in_neuron"] for r in want]
+        assert got["is_relevant"].tolist() == [r["is_relevant"] for r in want]
+        summary = cave.get_change_log(root, filtered=True)
+        kept = history_rows(model, root, filtered=True)
+        assert summary["operations_ids"] == [r["operation_id"] for r in kept]
