@@ -30,6 +30,7 @@ from fixative.export.manifest import (
 )
 from fixative.export.parquet import FileLayout, piece_directory, pieces, write_piece
 from fixative.export.partition import resolve
+from fixative.export.prefetch import prefetched
 from fixative.export.select import table_statement
 from fixative.export.source import VersionSource, open_source
 from fixative.export.spec import ExportRequest, TablePartitioning, partitioning
@@ -229,7 +230,7 @@ def _write_parquet(
         tuple(c.name for c in release.columns.root_columns),
     )
     wrote = False
-    for key, batches in pieces(source.batches(sql, read), len(keys)):
+    for key, batches in pieces(prefetched(source.batches(sql, read)), len(keys)):
         directory = posixpath.join(name, piece_directory(keys, key)).rstrip("/")
         _clear(target, posixpath.join(target.staging, directory))
         files = write_piece(
@@ -264,7 +265,7 @@ def _write_delta(
         plan.target,
         plan.target.staging,
         name,
-        progress.counted(source.batches(sql, read)),
+        progress.counted(prefetched(source.batches(sql, read))),
         read,
         keys,
         plan.request.row_group_rows,
