@@ -160,6 +160,17 @@ def test_version_commands(tmp_path: Path, cli: Cli) -> None:
     assert "expired versions: 1" in expired.stdout
     assert not (home / "versions" / "demo__mat1.sqlite").exists()
     assert (home / "versions" / "demo__mat3.sqlite").exists()
+    pinned = cli(["version", "pin", "demo", "2", "--name", "paper-1"], tmp_path, **env)
+    assert pinned.returncode == 0, pinned.stderr
+    assert "pinned as 'paper-1'" in pinned.stdout
+    listed = cli(["version", "list", "demo"], tmp_path, COLUMNS="200", **env)
+    assert "pinned (paper-1)" in listed.stdout
+    gone = cli(["version", "pin", "demo", "1"], tmp_path, **env)
+    assert gone.returncode == 1
+    assert "EXPIRED" in gone.stderr
+    unpinned = cli(["version", "unpin", "demo", "2"], tmp_path, **env)
+    assert unpinned.returncode == 0, unpinned.stderr
+    assert "unpinned; expires" in unpinned.stdout
     earlier = cli(["version", "create", "demo", "--at", early], tmp_path, **env)
     assert earlier.returncode == 1
     assert "earlier instant" in earlier.stderr

@@ -40,7 +40,10 @@ def test_metadata_dict_has_the_keys_caveclient_reads(world: VersionWorld) -> Non
         "valid",
         "is_merged",
         "parent_version",
+        "pinned",
+        "pin_name",
     }
+    assert (meta["pinned"], meta["pin_name"]) == (False, None)
     assert meta["time_stamp"] == at.isoformat()
     assert (meta["version"], meta["status"], meta["is_merged"]) == (1, "AVAILABLE", True)
     assert latest_version(world.store, world.datastack).version == 1

@@ -26,5 +26,5 @@ def version_dict(info: VersionInfo) -> dict[str, Any]:
     """A version's metadata as caveclient reads it (``time_stamp``/``expires_on`` reformatted)."""
     out = info.metadata_dict()
     out["time_stamp"] = cave_time(info.time_stamp)
-    out["expires_on"] = cave_time(info.expires_on) or NEVER
+    out["expires_on"] = NEVER if info.pinned else (cave_time(info.expires_on) or NEVER)
     return out

@@ -100,11 +100,13 @@ def recover_dead(ctx: Context, store: Store) -> None:
 
 
 def register(cli: click.Group) -> None:
-    """``fixative version create | list | expire``."""
+    """``fixative version create | list | expire | pin | unpin``."""
 
     @cli.group()
     def version() -> None:
         """Time-locked versions of a datastack."""
+
+    _register_pins(version)
 
     @version.command("create")
     @_version_options
@@ -159,6 +161,45 @@ def register(cli: click.Group) -> None:
         ctx.console.print(f"expired versions: {dropped}; cleaned leftovers: {len(done.cleaned)}")
 
 
+def _register_pins(version: click.Group) -> None:
+    """``fixative version pin | unpin``."""
+
+    @version.command("pin")
+    @click.argument("datastack")
+    @click.argument("number", type=int)
+    @click.option("--name", help="A name for the version (a release, a paper), unique.")
+    @pass_ctx
+    def pin(ctx: Context, datastack: str, number: int, name: str | None) -> None:
+        """Keep a version for good: expiry never drops a pinned version."""
+        from fixative import bootstrap
+        from fixative.versions.pins import pin_version
+
+        store = bootstrap.live_store(ctx.settings)
+        try:
+            info = pin_version(store, ctx.settings.datastack(datastack).name, number, name)
+        finally:
+            store.dispose()
+        named = f" as {info.pin_name!r}" if info.pin_name else ""
+        ctx.console.print(f"version {info.version} of {info.datastack} pinned{named}")
+
+    @version.command("unpin")
+    @click.argument("datastack")
+    @click.argument("number", type=int)
+    @pass_ctx
+    def unpin(ctx: Context, datastack: str, number: int) -> None:
+        """Let the expiry policy take a pinned version again."""
+        from fixative import bootstrap
+        from fixative.versions.pins import unpin_version
+
+        store = bootstrap.live_store(ctx.settings)
+        try:
+            info = unpin_version(store, ctx.settings.datastack(datastack).name, number)
+        finally:
+            store.dispose()
+        when = info.expires_on.isoformat() if info.expires_on else "never"
+        ctx.console.print(f"version {info.version} of {info.datastack} unpinned; expires {when}")
+
+
 def print_versions(console: Console, store: Store, datastack: str, numbers: list[int]) -> None:
     from rich.table import Table
 
@@ -176,6 +217,8 @@ def print_versions(console: Console, store: Store, datastack: str, numbers: list
             else ""
         )
         expires = info.expires_on.strftime("%Y-%m-%d %H:%M") if info.expires_on else "never"
+        if info.pinned:
+            expires = f"pinned ({info.pin_name})" if info.pin_name else "pinned"
         table.add_row(
             str(number), info.time_stamp.strftime("%Y-%m-%d %H:%M:%S"), info.status, expires, rows
         )

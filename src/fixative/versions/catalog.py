@@ -39,6 +39,8 @@ def info_of(row: sa.Row[Any]) -> VersionInfo:
         builder=row.builder,
         # rows from before names were recorded (migration 0007) were built without a prefix
         database=row.database or database_name(row.datastack, row.version),
+        pinned=row.pinned,
+        pin_name=row.pin_name,
     )
 
 

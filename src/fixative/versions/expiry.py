@@ -1,6 +1,7 @@
-"""Expiry: drop versions past their ``expires_on``, but never the latest AVAILABLE one and never
-so many that fewer than ``min_kept`` remain; clean what FAILED and EXPIRED versions left on disk.
-Metadata rows stay (an expired version still answers ``get_version``)."""
+"""Expiry: drop versions past their ``expires_on``, but never a pinned one, never the latest
+AVAILABLE one and never so many that fewer than ``min_kept`` remain; clean what FAILED and
+EXPIRED versions left on disk. Metadata rows stay (an expired version still answers
+``get_version``)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def expiry_candidates(
     due = [
         v
         for v in available
-        if v.id != latest.id and v.expires_on is not None and v.expires_on <= now
+        if v.id != latest.id and not v.pinned and v.expires_on is not None and v.expires_on <= now
     ]
     return due[:droppable]
 
@@ -51,7 +52,7 @@ def expire_versions(
         with store.write() as conn:
             marked = conn.execute(
                 versions.update()
-                .where(versions.c.id == v.id, versions.c.status == AVAILABLE)
+                .where(versions.c.id == v.id, versions.c.status == AVAILABLE, ~versions.c.pinned)
                 .values(status=EXPIRED, valid=False)
             ).rowcount
         if marked == 1:

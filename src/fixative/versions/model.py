@@ -106,6 +106,8 @@ class VersionInfo:
     error: str | None
     builder: str | None
     database: str  # the version database (or SQLite file stem), as recorded when it was built
+    pinned: bool = False  # never expired
+    pin_name: str | None = None
 
     def metadata_dict(self) -> dict[str, Any]:
         """The version metadata caveclient reads (ISO strings for instants)."""
@@ -119,6 +121,8 @@ class VersionInfo:
             "valid": self.valid,
             "is_merged": self.is_merged,
             "parent_version": self.parent_version,
+            "pinned": self.pinned,
+            "pin_name": self.pin_name,
         }
 
 

@@ -4,7 +4,8 @@
   reused (failed and expired rows stay). ``time_stamp`` is the instant T the version holds;
   ``builder`` names the process that builds it (``host:pid``) so an interrupted build can be found;
   ``database`` is the version database's name as built (migration ``0007``; null on older rows,
-  which were all named ``{datastack}__mat{N}``).
+  which were all named ``{datastack}__mat{N}``). ``pinned`` versions are never expired;
+  ``pin_name`` names one (a release, a paper), unique per datastack (migration ``0010``).
 - ``version_tables``: the tables of a version with their row counts, written in the same
   transaction that makes the version AVAILABLE. It holds a few rows per version, so it has no
   index of its own (an index here would also show as a difference wherever the metadata is
@@ -34,7 +35,10 @@ versions = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("builder", sa.String(128)),
     sa.Column("database", sa.String(63)),
+    sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("pin_name", sa.String(128)),
     sa.UniqueConstraint("datastack", "version", name="uq_versions_datastack_version"),
+    sa.UniqueConstraint("datastack", "pin_name", name="uq_versions_datastack_pin_name"),
 )
 
 version_tables = sa.Table(
