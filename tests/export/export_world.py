@@ -50,6 +50,19 @@ class ExportWorld:
         url = self.store.engine.url.render_as_string(hide_password=False)
         return Settings(home=self.home, database_url=url, datastacks=(ds,))
 
+    def write_config(self, path: Path) -> Path:
+        """The settings as a TOML file, for the command line."""
+        settings = self.settings()
+        ds = settings.datastacks[0]
+        path.write_text(
+            f'home = "{settings.home}"\ndatabase_url = "{settings.database_url}"\n\n'
+            f'[[datastacks]]\nname = "{ds.name}"\naligned_volume = "{ds.aligned_volume}"\n'
+            f'segmentation_source = "{ds.segmentation_source}"\n'
+            f'chunkedgraph_source = "{ds.chunkedgraph_source}"\n'
+            f'description = "{ds.description}"\n'
+        )
+        return path
+
     def version_table(self, table: str) -> pa.Table:
         """The version's table as the query engine serves it (positions split, in voxels)."""
         result = self.engine.version_query(self.datastack, self.version, QuerySpec((table,)))

@@ -19,22 +19,8 @@ from fixative.cli.main import cli
 from fixative.runner.records import list_runs
 
 
-def _config(world: ExportWorld, tmp_path: Path) -> Path:
-    settings = world.settings()
-    ds = settings.datastacks[0]
-    path = tmp_path / "fixative.toml"
-    path.write_text(
-        f'home = "{settings.home}"\ndatabase_url = "{settings.database_url}"\n\n'
-        f'[[datastacks]]\nname = "{ds.name}"\naligned_volume = "{ds.aligned_volume}"\n'
-        f'segmentation_source = "{ds.segmentation_source}"\n'
-        f'chunkedgraph_source = "{ds.chunkedgraph_source}"\n'
-        f'description = "{ds.description}"\n'
-    )
-    return path
-
-
 def test_cli_export_and_verify(world: ExportWorld, tmp_path: Path) -> None:
-    config, out = _config(world, tmp_path), tmp_path / "release"
+    config, out = world.write_config(tmp_path / "fixative.toml"), tmp_path / "release"
     runner = CliRunner()
     args = ["--config", str(config), "export", world.datastack, "--version", "1", "--to", str(out)]
     done = runner.invoke(

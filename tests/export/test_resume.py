@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,3 +87,38 @@ def test_another_request_starts_again(world: ExportWorld, tmp_path: Path) -> Non
     assert [t["name"] for t in manifest["tables"]] == ["cell_types"]
     assert not any((tmp_path / "r").rglob("synapses"))
     assert verify_release(str(tmp_path / "r")).ok
+
+
+def test_sigkilled_command_resumes_to_the_same_release(world: ExportWorld, tmp_path: Path) -> None:
+    """``fixative export`` killed outright (SIGKILL, after it finished a few partitions), then
+    the same export again: the same files and manifest as an export that never stopped."""
+    config = world.write_config(tmp_path / "fixative.toml")
+    spec = "pre_pt_root_id:hash:64"
+    target, staged = tmp_path / "killed", tmp_path / ".killed.partial"
+    command = [sys.executable, "-m", "fixative", "--config", str(config), "export"]
+    command += [world.datastack, "--version", "1", "--to", str(target), "--partition-by", spec]
+    command += ["--tables", "synapses", "--row-group-rows", "8", "--file-rows", "16"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = staged / "_export_state.json"
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if state.exists() and state.read_text().count('"key"') >= 4:
+            break
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not target.exists()
+    request = ExportRequest(
+        world.datastack,
+        1,
+        str(target),
+        ("synapses",),
+        partition_by=(parse_partition(spec),),
+        row_group_rows=8,
+        file_rows=16,
+    )
+    resumed = export_version(world.store, request)
+    whole = export_version(world.store, replace(request, to=str(tmp_path / "whole")))
+    assert resumed == whole
+    assert _files(target) == _files(tmp_path / "whole")
