@@ -4,6 +4,7 @@ chunkedgraph at the instant), at a version and live."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,10 @@ def decoded(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
     assert ids == sorted(set(ids))
     out: dict[int, dict[str, Any]] = {i: {"tags": set()} for i in ids}
     kinds = [p["type"] for p in inline["properties"]]
+    for prop in inline["properties"]:
+        if prop["type"] == "tags":
+            assert not any(" " in t or t.startswith("#") for t in prop["tags"])
+            assert len(prop["tag_descriptions"]) == len(prop["tags"])
     assert kinds.count("label") == 1
     assert kinds.count("tags") <= 1
     for prop in inline["properties"]:
@@ -38,6 +43,7 @@ def decoded(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
             if prop["type"] == "label":
                 out[root]["label"] = value
             elif prop["type"] == "tags":
+                assert value == sorted(value)
                 out[root]["tags"] = {prop["tags"][k] for k in value}
             else:
                 assert prop["type"] == "number"
@@ -61,7 +67,9 @@ def expected(
         words = [str(first[c]) for c in strings if pd.notna(first[c])]
         entry: dict[str, Any] = {"label": " ".join(words) if words or strings else str(root)}
         entry["tags"] = {
-            f"{c}:{v}" if v in shared else v for c in strings for v in rows[c].dropna()
+            re.sub(r"\s+", "_", f"{c}:{v}" if v in shared else v).lstrip("#")
+            for c in strings
+            for v in rows[c].dropna()
         }
         for n in numbers:  # floats travel as float32
             value = first[n].item()

@@ -9,7 +9,8 @@ Every root appears once (Neuroglancer looks ids up in a sorted list), in increas
   root id);
 - ``tags``: every string value of every string column, prefixed ``column:`` when the same
   value appears in several columns, and each true boolean column by its name, over all the
-  root's rows;
+  root's rows; spaces become ``_`` (Neuroglancer's tags have none) and each tag's
+  description is its text as it was;
 - numbers: every other numeric column (positions included; ids, supervoxel and root ids not),
   ``int32`` when every value fits, else ``float32``; nulls are 0 (JSON has no NaN).
 
@@ -146,6 +147,12 @@ def _formatted(template: str, row: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def tag_name(text: str) -> str:
+    """A tag as Neuroglancer takes it: no spaces, no leading ``#`` (its description keeps the
+    text as it was)."""
+    return re.sub(r"\s+", "_", text).lstrip("#") or "_"
+
+
 def _codes(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Each row's index into the column's distinct strings (-1 for null), and those strings:
     one dictionary encoding, no Python per row."""
@@ -172,20 +179,27 @@ def _tags(table: pa.Table, owner: npt.NDArray[np.int64], n_roots: int) -> dict[s
             flags = pc.fill_null(table.column(f.name), False).to_numpy(zero_copy_only=False)
             hit = np.flatnonzero(flags)
             named.append((owner[hit], np.zeros(hit.size, dtype=np.int64), [f.name]))
-    names = sorted({t for _, _, tags in named for t in tags})
+    described = {tag_name(t): t for _, _, tags in named for t in reversed(tags)}
+    names = sorted(described)
     if not names:
         return None
     number = {t: i for i, t in enumerate(names)}
     roots, tag_ids = [], []
     for who, codes, tags in named:
-        to_global = np.array([number[t] for t in tags], dtype=np.int64)
+        to_global = np.array([number[tag_name(t)] for t in tags], dtype=np.int64)
         roots.append(who)
         tag_ids.append(to_global[codes] if codes.size else codes)
     keys = np.unique(np.concatenate(roots) * len(names) + np.concatenate(tag_ids))
     values: list[list[int]] = [[] for _ in range(n_roots)]
     for key in keys.tolist():
         values[key // len(names)].append(key % len(names))
-    return {"id": "tags", "type": "tags", "tags": names, "values": values}
+    return {
+        "id": "tags",
+        "type": "tags",
+        "tags": names,
+        "tag_descriptions": [described[n] for n in names],
+        "values": values,
+    }
 
 
 def _numbers(table: pa.Table, head: npt.NDArray[np.int64]) -> list[dict[str, Any]]:
