@@ -186,3 +186,17 @@ def test_bad_lookups(ww: WriteWorld, who: str, body: dict[str, object], status: 
     got = ww.call("POST", f"{url}/admin_lookup_bad", who, json=body)
     assert got.status_code == status, got.text
     assert got.json()["message"]
+
+
+def test_a_referenced_table_is_deleted_after_its_referrers(ww: WriteWorld) -> None:
+    _table(ww, "alice", "admin_target", rows=2)
+    alice = ww.client("alice").annotation
+    alice.create_table(
+        "admin_refs", "reference_tag", "tags of targets", RES, reference_table="admin_target"
+    )
+    refused = ww.call("DELETE", ww.ann("/admin_target"), "alice")
+    assert refused.status_code == 409, refused.text
+    assert "admin_refs" in refused.json()["message"]
+    assert ww.store.find_table("admin_target") is not None
+    assert alice.delete_table("admin_refs") is True
+    assert alice.delete_table("admin_target") is True

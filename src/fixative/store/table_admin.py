@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from fixative.errors import InvalidInput
+from fixative.errors import Conflict, InvalidInput
 from fixative.store import tables as t
 from fixative.store.base import Store
 from fixative.store.model import PERMISSIONS, TableInfo
@@ -69,10 +69,21 @@ def update_table_metadata(store: Store, name: str, change: MetadataChange) -> Ta
 
 
 def delete_table(store: Store, name: str) -> None:
-    """Soft-delete table ``name`` now (NotFound for an unknown or deleted table)."""
+    """Soft-delete table ``name`` now (NotFound for an unknown or deleted table; Conflict
+    while a table that is not deleted references it)."""
     meta = t.annotation_table_metadata
     with store.write() as conn:
         store._lock_table(conn, name)
+        referring = conn.execute(
+            sa.select(meta.c.table_name)
+            .where(meta.c.reference_table == name, meta.c.valid)
+            .order_by(meta.c.table_name)
+        ).scalars()
+        users = [str(r) for r in referring]
+        if users:
+            raise Conflict(
+                f"table {name!r} is referenced by {', '.join(users)}: delete those first"
+            )
         conn.execute(
             meta.update()
             .where(meta.c.table_name == name)
