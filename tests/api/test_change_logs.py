@@ -395,3 +395,29 @@ def test_demo_neurons_history_matches_the_model(world: Any) -> None:
         summary = cave.get_change_log(root, filtered=True)
         kept = history_rows(model, root, filtered=True)
         assert summary["operations_ids"] == [r["operation_id"] for r in kept]
+
+
+def test_a_server_over_the_http_adapter_answers_the_same(served: Served) -> None:
+    """caveclient -> our server -> HttpChunkedGraph -> our server -> embedded graph: every
+    history read answers what the embedded graph's own server answers."""
+    remote = HttpChunkedGraph(served.url, TABLE)
+    with serve(create_app(graphs=lambda table_id: remote)) as outer_url:
+        inner = ChunkedGraphClient(server_address=served.url, table_name=TABLE)
+        outer = ChunkedGraphClient(server_address=outer_url, table_name=TABLE)
+        roots = latest(served)
+        for filtered in (True, False):
+            a = inner.get_tabular_change_log(roots, filtered=filtered)
+            b = outer.get_tabular_change_log(roots, filtered=filtered)
+            assert {k: v.to_dict() for k, v in a.items()} == {k: v.to_dict() for k, v in b.items()}
+        for root in roots:
+            assert inner.get_change_log(root) == outer.get_change_log(root)
+            assert inner.get_merge_log(root) == outer.get_merge_log(root)
+            assert inner.get_children(root).tolist() == outer.get_children(root).tolist()
+        ids = [op.operation_id for op in served.ops]
+        assert inner.get_operation_details(ids) == outer.get_operation_details(ids)
+        start = served.ops[0].timestamp
+        assert inner.get_user_operations(42, start).to_dict() == (
+            outer.get_user_operations(42, start).to_dict()
+        )
+        nodes = [*roots, 1, 2, 10**6]
+        assert inner.is_valid_nodes(nodes).tolist() == outer.is_valid_nodes(nodes).tolist()
