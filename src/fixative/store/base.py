@@ -171,6 +171,7 @@ class Store:
         if seg_name in existing:
             raise Conflict(f"a database table named {seg_name!r} already exists")
         t.segmentation_table(sa.MetaData(), seg_name, schema).create(conn)
+        t.history_table(sa.MetaData(), t.history_table_name(seg_name), schema).create(conn)
         conn.execute(
             t.segmentation_table_metadata.insert().values(
                 table_name=seg_name,

@@ -21,6 +21,7 @@ from fixative.errors import Conflict, InvalidInput
 from fixative.store.base import Store
 from fixative.store.history import read_arrow
 from fixative.store.intcolumns import id_set_param, id_set_sql, read_int64
+from fixative.store.root_history import record_intervals
 from fixative.store.segmentation import SegmentationTable, quote, set_last_updated, upsert_links
 
 TIME_TYPE = pa.timestamp("us", tz="UTC")
@@ -66,6 +67,8 @@ def write_new_rows(store: Store, rows: NewRows) -> tuple[int, int]:
         if rows.links is not None and rows.segmentation is not None and data.num_rows:
             links = rows.links.filter(pa.array(fresh)) if taken.size else rows.links
             upsert_links(conn, rows.segmentation, links)
+            if rows.roots_valid_at is not None:
+                record_intervals(conn, rows.segmentation, links.column("id"), rows.roots_valid_at)
         if rows.roots_valid_at is not None and rows.segmentation is not None:
             set_last_updated(conn, rows.segmentation, rows.roots_valid_at, only_if_unset=True)
     return data.num_rows, int(taken.size)

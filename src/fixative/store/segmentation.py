@@ -63,6 +63,11 @@ class SegmentationTable:
         return cls(info.table_name, info.segmentation_table, info.schema.bound_points)
 
     @property
+    def history(self) -> str:
+        """Its root-id history table (``fixative.store.root_history``)."""
+        return t.history_table_name(self.name)
+
+    @property
     def columns(self) -> list[str]:
         """``id`` and, per bound point, its supervoxel and root columns."""
         cols = ["id"]

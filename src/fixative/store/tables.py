@@ -119,6 +119,28 @@ def annotation_table(
     return sa.Table(name, md, *columns)
 
 
+def history_table_name(segmentation_table_name: str) -> str:
+    """The root-id history of a segmentation table (shortened like ``index_name``)."""
+    name = f"{segmentation_table_name}__history"
+    if len(name) <= PG_IDENTIFIER_MAX:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name[: PG_IDENTIFIER_MAX - 11]}_{digest}"
+
+
+def history_table(md: sa.MetaData, name: str, schema: SchemaType) -> sa.Table:
+    """A segmentation table's rows over time: ``id``, per bound point its supervoxel and root
+    ids, and the interval ``[valid_from, valid_to)`` they hold (``valid_to`` NULL: still)."""
+    columns: list[SchemaItem] = [sa.Column("id", sa.BigInteger, primary_key=True)]
+    for p in schema.bound_points:
+        columns.append(sa.Column(p.supervoxel_column, sa.BigInteger))
+        columns.append(sa.Column(p.root_column, sa.BigInteger))
+        columns.append(sa.Index(index_name("ix", name, p.root_column), p.root_column))
+    columns.append(sa.Column("valid_from", UtcDateTime, primary_key=True))
+    columns.append(sa.Column("valid_to", UtcDateTime))
+    return sa.Table(name, md, *columns)
+
+
 def segmentation_table_name(annotation_table_name: str, pcg_table_name: str) -> str:
     return f"{annotation_table_name}__{pcg_table_name}"
 

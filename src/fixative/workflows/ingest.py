@@ -24,6 +24,7 @@ from fixative.errors import Conflict, InvalidInput
 from fixative.ids import to_int64
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store, TableInfo
+from fixative.store.root_history import record_intervals
 from fixative.store.segmentation import (
     IdRange,
     SegmentationTable,
@@ -115,6 +116,7 @@ def ingest_chunk(
     roots = cg.get_roots(supervoxels.ravel(), at).reshape(supervoxels.shape)
     with store.write() as conn:
         _upsert_links(conn, links, link_rows(links, ids, supervoxels, roots))
+        record_intervals(conn, links, ids, at)
     return IngestCount(int(ids.size), int(np.count_nonzero(supervoxels == 0)))
 
 

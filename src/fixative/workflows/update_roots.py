@@ -28,6 +28,7 @@ from fixative.clock import await_instant
 from fixative.ids import to_int64, to_uint64
 from fixative.schemas.types import PointField
 from fixative.store import Store
+from fixative.store.root_history import record_intervals
 from fixative.store.segmentation import (
     IdRange,
     SegmentationTable,
@@ -183,6 +184,7 @@ def update_roots_chunk(
         columns[p.root_column] = pa.array(roots[:, i], pa.int64())
     with store.write() as conn:
         write_columns(conn, links, pa.table(columns))
+        record_intervals(conn, links, ids, at)
     return int(ids.size)
 
 

@@ -1,0 +1,154 @@
+"""The root-id history of a segmentation table (``{seg}__history``): every row's supervoxel and
+root ids over time, as intervals ``[valid_from, valid_to)``; ``valid_to`` NULL is the open one.
+
+Root ids are immutable and each is valid for one interval, so a row's roots change only at the
+instants a workflow records: an ingest links a row at its instant T, a root update rewrites the
+rows holding expired roots at T, an upload with root ids records them at the instant they are
+valid at. Each of these writes, in the same transaction as the segmentation table, closes the
+rows' intervals that hold T and opens one at T with the values the segmentation table now holds
+(``record_intervals``). Intervals of a row never overlap: one recorded before an interval that
+starts later ends where that one starts. Running the same write again changes nothing.
+
+The segmentation table stays what current queries read: the cache of the open intervals. The
+history answers for any recorded instant: ``rows_at`` reads the intervals holding T.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import sqlalchemy as sa
+
+from fixative.schemas.types import SchemaType
+from fixative.store import tables as t
+from fixative.store.intcolumns import read_int64
+from fixative.store.segmentation import SegmentationTable
+from fixative.store.types import UtcDateTime
+
+I64 = npt.NDArray[np.int64]
+STAGE = "fixative_history_ids"
+INDEX_PROBE_ROWS = 100_000
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create_history_table(conn: sa.Connection, segmentation_table: str, schema: SchemaType) -> str:
+    """Create the (empty) history of a segmentation table; returns its name."""
+    name = t.history_table_name(segmentation_table)
+    t.history_table(sa.MetaData(), name, schema).create(conn)
+    return name
+
+
+def value_columns(conn: sa.Connection, history: str) -> list[str]:
+    """The supervoxel and root columns of a history table, in table order (read from the
+    database: for migrations, which know no schema)."""
+    inspected = sa.inspect(conn).get_columns(history)
+    return [str(c["name"]) for c in inspected if c["name"] not in ("id", "valid_from", "valid_to")]
+
+
+def _at(at: datetime) -> sa.BindParameter[datetime]:
+    return sa.bindparam("at", at, type_=UtcDateTime)
+
+
+def _ids_clause(conn: sa.Connection, ids: I64, column: str) -> tuple[str, dict[str, Any]]:
+    """``column IN ids``: a staged temporary table on PostgreSQL, a JSON array on SQLite."""
+    if conn.dialect.name == "postgresql":
+        from fixative.store import pgcopy
+
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGE} (id BIGINT) ON COMMIT DROP")
+        data = pa.table({"id": pa.array(ids, pa.int64())})
+        pgcopy.copy_into(conn, f"pg_temp.{STAGE}", data, [pgcopy.CopyColumn("id", "int8")], 200_000)
+        if ids.size <= INDEX_PROBE_ROWS:  # probe by key, as segmentation writes do
+            conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+            conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        return f"{column} IN (SELECT id FROM pg_temp.{STAGE})", {}
+    return (
+        f"{column} IN (SELECT value FROM json_each(:ids))",
+        {"ids": json.dumps(np.asarray(ids, dtype=np.int64).tolist())},
+    )
+
+
+def record_intervals(
+    conn: sa.Connection, seg: SegmentationTable, ids: npt.ArrayLike, at: datetime
+) -> None:
+    """Record that the rows ``ids`` of the segmentation table hold, from ``at`` on, the values
+    it holds now (call in the transaction that wrote them)."""
+    wanted = np.unique(np.asarray(ids, dtype=np.int64))
+    if wanted.size == 0:
+        return
+    cols = seg.columns[1:]
+    inside, params = _ids_clause(conn, wanted, "id")
+    hist, seg_name = quote(seg.history), quote(seg.name)
+    # 1. intervals holding ``at`` (started before it) end there
+    conn.execute(
+        sa.text(
+            f"UPDATE {hist} SET valid_to = :at WHERE {inside} AND valid_from < :at "
+            "AND (valid_to IS NULL OR valid_to > :at)"
+        ).bindparams(_at(at)),
+        params,
+    )
+    # 2. the interval starting at ``at`` holds the segmentation table's values
+    names = ", ".join(quote(c) for c in cols)
+    sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in cols)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {hist} (id, {names}, valid_from) "
+            f"SELECT id, {names}, :at FROM {seg_name} WHERE {inside} "
+            f"ON CONFLICT (id, valid_from) DO UPDATE SET {sets}"
+        ).bindparams(_at(at)),
+        params,
+    )
+    # 3. ... and ends where a later recorded interval starts (NULL: none, it is open)
+    conn.execute(
+        sa.text(
+            f"UPDATE {hist} SET valid_to = (SELECT min(later.valid_from) FROM {hist} AS later "
+            f"WHERE later.id = {hist}.id AND later.valid_from > :at) "
+            f"WHERE {inside} AND valid_from = :at"
+        ).bindparams(_at(at)),
+        params,
+    )
+    if conn.dialect.name == "postgresql" and wanted.size <= INDEX_PROBE_ROWS:
+        conn.exec_driver_sql("RESET enable_mergejoin")
+        conn.exec_driver_sql("RESET enable_hashjoin")
+
+
+def backfill(conn: sa.Connection, segmentation_table: str, at: datetime) -> int:
+    """Open an interval at ``at`` for every segmentation row that has none in the history (a
+    database from before the history, or rows written around it); returns how many."""
+    history = t.history_table_name(segmentation_table)
+    values = value_columns(conn, history)
+    cols = ", ".join(quote(c) for c in values)
+    hist, seg = quote(history), quote(segmentation_table)
+    result = conn.execute(
+        sa.text(
+            f"INSERT INTO {hist} (id, {cols}, valid_from) SELECT s.id, "
+            + ", ".join(f"s.{quote(c)}" for c in values)
+            + f", :at FROM {seg} AS s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {hist} AS h WHERE h.id = s.id)"
+        ).bindparams(_at(at))
+    )
+    return int(result.rowcount or 0)
+
+
+def rows_at(conn: sa.Connection, seg: SegmentationTable, at: datetime) -> tuple[I64, I64]:
+    """(ids sorted, values (n, columns) in ``seg.columns[1:]`` order, NULL as 0) of the
+    intervals holding ``at``."""
+    history = seg.history
+    cols = seg.columns[1:]
+    exprs = ["id", *(f"COALESCE({quote(c)}, 0)" for c in cols)]
+    select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
+    sql = (
+        f"SELECT {select} FROM {quote(history)} "
+        "WHERE valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)"
+    )
+    found = read_int64(conn, sql, len(exprs), binds=(_at(at),))
+    found = found[np.argsort(found[:, 0])]
+    return found[:, 0].copy(), found[:, 1:].copy()

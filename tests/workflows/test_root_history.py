@@ -1,0 +1,98 @@
+"""The root-id history that ingest, root updates and uploads record, on every backend: at each
+recorded instant it holds exactly the oracle's roots (get_roots of the row's supervoxel at that
+instant) for the rows linked by then; a row's intervals never overlap; work run again records
+nothing new; a database from before the history gets it by migration."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+import numpy as np
+import sqlalchemy as sa
+from workflow_world import POINTS, SEG_TABLE, TABLE, World
+
+from fixative.store import tables as t
+from fixative.store.history import read_arrow
+from fixative.store.root_history import rows_at
+from fixative.store.segmentation import SegmentationTable
+from fixative.workflows.refresh import refresh_table
+from fixative.workflows.update_roots import update_roots
+
+
+def _edits(world: World, round_: int) -> None:
+    c = world.chains
+    k = 6 * round_
+    world.cg.merge(int(c[k, 0]), int(c[k + 1, 3]), "ed")
+    world.cg.split([int(v) for v in c[k + 2, :3]], [int(v) for v in c[k + 2, 3:]], "ed")
+    world.cg.merge(int(c[k + 3, 7]), int(c[k + 4, 0]), "ed")
+    world.cg.split([int(c[k + 3, 0])], [int(c[k + 4, 7])], "ed")
+
+
+def _history(world: World) -> list[dict[str, object]]:
+    info = world.store.get_table(TABLE)
+    seg = SegmentationTable.of(info)
+    table = t.history_table(sa.MetaData(), seg.history, info.schema)
+    with world.store.read() as conn:
+        query = sa.select(table).order_by(table.c.id, table.c.valid_from)
+        return read_arrow(conn, query, table).to_pylist()  # type: ignore[no-any-return]
+
+
+def _check_at(world: World, at: datetime) -> None:
+    """The intervals holding ``at`` are the oracle's links at ``at``."""
+    seg = SegmentationTable.of(world.store.get_table(TABLE))
+    with world.store.read() as conn:
+        ids, values = rows_at(conn, seg, at)
+    np.testing.assert_array_equal(ids, world.ids_created_by(at))
+    ann = world.annotations()
+    rows = np.searchsorted(np.asarray(ann.column("id").to_numpy()), ids)
+    for i, p in enumerate(POINTS):
+        xyz = np.stack(
+            [np.asarray(ann.column(f"{p}_position_{a}").to_numpy())[rows] for a in "xyz"], axis=1
+        )
+        svs = values[:, 2 * i].astype(np.uint64)
+        np.testing.assert_array_equal(svs, world.expected_supervoxels(xyz))
+        np.testing.assert_array_equal(values[:, 2 * i + 1], world.cg.get_roots(svs, at))
+
+
+def test_every_recorded_instant_holds_the_oracles_roots(world: World) -> None:
+    instants = []
+    for round_ in range(3):
+        world.insert(150, seed=round_)
+        if round_:
+            _edits(world, round_ - 1)
+        at = world.clock()
+        refresh_table(world.store, world.seg, world.cg, TABLE, at)
+        instants.append(at)
+    for at in instants:
+        _check_at(world, at)
+    history = _history(world)
+    by_id: dict[int, list[dict[str, object]]] = {}
+    for row in history:
+        by_id.setdefault(int(row["id"]), []).append(row)  # type: ignore[call-overload]
+    changed = 0
+    for rows in by_id.values():
+        for a, b in itertools.pairwise(rows):
+            assert a["valid_to"] == b["valid_from"]  # no gap, no overlap
+        assert rows[-1]["valid_to"] is None
+        changed += len(rows) - 1
+    assert changed > 0  # the edits moved some roots
+    assert len(by_id) == 450
+
+    before = _history(world)
+    update_roots(world.store, world.cg, TABLE, instants[-1])  # run again: nothing new
+    refresh_table(world.store, world.seg, world.cg, TABLE, instants[-1])
+    assert _history(world) == before
+
+
+def test_a_database_from_before_the_history_gets_it_by_migration(world: World) -> None:
+    world.insert(60, seed=9)
+    at = world.clock()
+    refresh_table(world.store, world.seg, world.cg, TABLE, at)
+    history = t.history_table_name(SEG_TABLE)
+    with world.store.write() as conn:  # as the database stood at revision 0010
+        conn.exec_driver_sql(f'DROP TABLE "{history}"')
+        conn.exec_driver_sql("UPDATE fixative_alembic_version SET version_num = '0010'")
+    world.store.migrate()
+    _check_at(world, at)
+    assert {r["valid_from"] for r in _history(world)} == {at}
