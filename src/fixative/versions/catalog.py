@@ -38,9 +38,11 @@ def info_of(row: sa.Row[Any]) -> VersionInfo:
         error=row.error,
         builder=row.builder,
         # rows from before names were recorded (migration 0007) were built without a prefix
-        database=row.database or database_name(row.datastack, row.version),
+        database=row.database
+        or (database_name(row.datastack, row.version) if row.kind == "flat" else ""),
         pinned=row.pinned,
         pin_name=row.pin_name,
+        kind=row.kind,
     )
 
 

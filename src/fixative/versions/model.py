@@ -12,6 +12,8 @@ from typing import Any, Literal
 from fixative.errors import InvalidInput
 
 Status = Literal["RUNNING", "AVAILABLE", "FAILED", "EXPIRED"]
+Kind = Literal["flat", "history"]
+KINDS: tuple[Kind, ...] = ("flat", "history")
 RUNNING: Status = "RUNNING"
 AVAILABLE: Status = "AVAILABLE"
 FAILED: Status = "FAILED"
@@ -80,13 +82,16 @@ class VersionOptions:
     ``days_to_expire``: None or <= 0 means it never expires. ``version_dir``: where SQLite version
     files go (default: a ``versions`` directory next to the live file); ignored on PostgreSQL, whose
     versions are databases on the live database's server. ``report(done, total)`` is called after
-    each table. ``aligned_volume`` picks the tables when none are named.
+    each table. ``aligned_volume`` picks the tables when none are named. ``kind``: ``flat``
+    copies every table into a version database; ``history`` copies nothing: the version is its
+    catalogue row, answered from the live tables and their root-id histories.
     """
 
     days_to_expire: int | None = None
     aligned_volume: str | None = None
     version_dir: Path | None = None
     report: Report = _no_report
+    kind: Kind = "flat"
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,12 @@ class VersionInfo:
     database: str  # the version database (or SQLite file stem), as recorded when it was built
     pinned: bool = False  # never expired
     pin_name: str | None = None
+    kind: Kind = "flat"  # history: no database; read from the live root-id histories
+
+    @property
+    def copied(self) -> bool:
+        """Whether the version is a database of its own (``flat``)."""
+        return self.kind == "flat"
 
     def metadata_dict(self) -> dict[str, Any]:
         """The version metadata caveclient reads (ISO strings for instants)."""

@@ -6,6 +6,8 @@
   ``database`` is the version database's name as built (migration ``0007``; null on older rows,
   which were all named ``{datastack}__mat{N}``). ``pinned`` versions are never expired;
   ``pin_name`` names one (a release, a paper), unique per datastack (migration ``0010``).
+  ``kind``: ``flat`` (a database copy) or ``history`` (no copy: read from the live tables and
+  their root-id histories at ``time_stamp``; ``database`` is NULL) (migration ``0012``).
 - ``version_tables``: the tables of a version with their row counts, written in the same
   transaction that makes the version AVAILABLE. It holds a few rows per version, so it has no
   index of its own (an index here would also show as a difference wherever the metadata is
@@ -37,6 +39,7 @@ versions = sa.Table(
     sa.Column("database", sa.String(63)),
     sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("pin_name", sa.String(128)),
+    sa.Column("kind", sa.String(16), nullable=False, server_default=sa.text("'flat'")),
     sa.UniqueConstraint("datastack", "version", name="uq_versions_datastack_version"),
     sa.UniqueConstraint("datastack", "pin_name", name="uq_versions_datastack_pin_name"),
 )
