@@ -14,7 +14,7 @@ import pytest
 from export_world import ExportWorld
 
 from fixative.export import ExportRequest, export_version, parse_partition, verify_release
-from fixative.export.target import open_target
+from fixative.export.target import Target, open_target
 
 BUCKET = "releases"
 
@@ -81,5 +81,41 @@ def test_delta_to_s3(world: ExportWorld, s3_endpoint: str) -> None:
         target.uri(f"{target.root}/cell_types"), storage_options=target.storage_options
     )
     expected = world.version_table("cell_types")
+    got = frame.to_arrow().select(expected.schema.names).sort_by("id")
+    assert got.cast(expected.schema).equals(expected.sort_by("id"))
+
+
+def test_publication_cut_short_is_finished(
+    world: ExportWorld, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection drops while the files are moved to their final names: the manifest is
+    not there (so no reader takes the release for whole), and the same export run again
+    finishes the move, leaving exactly the files the manifest lists."""
+    url = _url(s3_endpoint, f"{world.store.dialect_name}/cut")
+    spec = (parse_partition("post_pt_root_id:hash:3"),)
+    request = ExportRequest(world.datastack, world.version, url, ("synapses",), "delta", spec)
+    moved: list[str] = []
+    move = Target.move_file
+
+    def dropping(self: Target, source: str, destination: str) -> None:
+        if len(moved) == 3:
+            raise OSError("connection reset by peer")
+        moved.append(destination)
+        move(self, source, destination)
+
+    monkeypatch.setattr(Target, "move_file", dropping)
+    with pytest.raises(OSError, match="connection reset"):
+        export_version(world.store, request)
+    monkeypatch.setattr(Target, "move_file", move)
+    target = open_target(url)
+    assert len(target.files(target.root)) == 3
+    assert not target.exists(f"{target.root}/manifest.json")
+    export_version(world.store, request)
+    checked = verify_release(url)
+    assert checked.ok, checked.problems
+    frame = pl.read_delta(
+        target.uri(f"{target.root}/synapses"), storage_options=target.storage_options
+    )
+    expected = world.version_table("synapses")
     got = frame.to_arrow().select(expected.schema.names).sort_by("id")
     assert got.cast(expected.schema).equals(expected.sort_by("id"))

@@ -35,7 +35,7 @@ from fixative.export.select import table_statement
 from fixative.export.source import VersionSource, open_source
 from fixative.export.spec import ExportRequest, TablePartitioning, partitioning
 from fixative.export.state import ExportState
-from fixative.export.target import Target, open_target
+from fixative.export.target import STATE, Target, open_target
 from fixative.query.columns import TableColumns, flat_columns
 from fixative.store.base import Store
 from fixative.versions import get_version, list_version_tables
@@ -125,8 +125,10 @@ def export_version(
     text = readme(manifest, description)
     target.write_bytes(posixpath.join(target.staging, README), text.encode())
     target.write_bytes(posixpath.join(target.staging, MANIFEST), manifest_bytes(manifest))
-    state.discard()
-    target.publish(last=MANIFEST)
+    if target.local:  # an object store's state stays until every file is moved
+        state.discard()
+    listed = {README} | {f["path"] for t in manifest["tables"] for f in t["files"]}
+    target.publish(MANIFEST, listed)
     return manifest
 
 
@@ -157,11 +159,20 @@ def _finished(plan: ExportPlan) -> dict[str, Any] | None:
             found: dict[str, Any] = json.loads(target.read_bytes(path))
             if {k: found.get(k) for k in _head(plan)} == _head(plan):
                 return found
-        elif not target.files(target.root):
+        elif not target.files(target.root) or _publishing(plan):
             return None
     except OSError as exc:
         raise InvalidInput(f"cannot read the export target {plan.request.to!r}: {exc}") from exc
     raise Conflict(f"{plan.request.to!r} already holds something else; choose another target")
+
+
+def _publishing(plan: ExportPlan) -> bool:
+    """Whether the same request's publication to an object store was cut short (its staged
+    state is still there): the export is then run again, and finishes it."""
+    path = posixpath.join(plan.target.staging, STATE)
+    if not plan.target.exists(path):
+        return False
+    return bool(json.loads(plan.target.read_bytes(path)).get("fingerprint") == plan.fingerprint())
 
 
 class _Progress:

@@ -75,18 +75,26 @@ class Target:
             data: bytes = stream.read()
             return data
 
-    def publish(self, last: str) -> None:
+    def publish(self, last: str, listed: set[str]) -> None:
         """Move the staged release to its final name; ``last`` (a path relative to the
-        release) is moved after everything else."""
+        release) is moved after everything else. On an object store a publication that was
+        cut short is finished by the next: files already moved stay, and files under the name
+        that ``listed`` (relative paths) does not hold are removed before ``last`` goes."""
         staging = self.staging
         if self.local:
             self.fs.move(staging, self.root)
             return
-        files = [f.path for f in self.files(staging)]
-        tail = posixpath.join(staging, last)
-        for path in [p for p in files if p != tail] + [tail]:
-            self.fs.move(path, posixpath.join(self.root, posixpath.relpath(path, staging)))
+        state, tail = posixpath.join(staging, STATE), posixpath.join(staging, last)
+        for path in [f.path for f in self.files(staging) if f.path not in (state, tail)]:
+            self.move_file(path, posixpath.join(self.root, posixpath.relpath(path, staging)))
+        for info in self.files(self.root):
+            if posixpath.relpath(info.path, self.root) not in listed:
+                self.fs.delete_file(info.path)
+        self.move_file(tail, posixpath.join(self.root, last))
         self.fs.delete_dir(staging)
+
+    def move_file(self, source: str, destination: str) -> None:
+        self.fs.move(source, destination)
 
 
 def open_target(url: str) -> Target:
