@@ -1,17 +1,19 @@
 """Writing a table as a Delta Lake table with the ``deltalake`` package: the ordered batches go
 in as one stream (the writer holds a bounded buffer per open partition), partitioned by the
-partition numbers as Hive-style columns, zstd row groups of ``row_group_rows`` rows, in one
-commit. A table is the unit of resumption: a rerun rewrites a table whose commit it did not
-record. Files are hashed afterwards by reading them back (the Rust writer writes them itself)."""
+partition numbers as Hive-style columns, zstd row groups of ``row_group_rows`` rows with page
+statistics and Bloom filters on root ids, in one commit. A table is the unit of resumption: a
+rerun rewrites a table whose commit it did not record. Files are hashed afterwards by reading
+them back (the Rust writer writes them itself)."""
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pyarrow as pa
 
-from fixative.export.parquet import WrittenFile
+from fixative.export.parquet import BLOOM_FPP, WrittenFile
 from fixative.export.target import Target, sha256_of
 
 
@@ -23,10 +25,12 @@ def write_delta_table(
     schema: pa.Schema,
     keys: Sequence[str],
     row_group_rows: int,
+    bloom: Sequence[str] = (),
 ) -> list[WrittenFile]:
     """Write ``batches`` (``schema``'s columns, the partition numbers last, named ``keys``)
-    as the Delta table ``root/directory``; every file of it, data and log, sorted by path."""
-    from deltalake import DeltaTable, WriterProperties, write_deltalake
+    as the Delta table ``root/directory``, page statistics on and Bloom filters on the
+    ``bloom`` columns; every file of it, data and log, sorted by path."""
+    from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 
     path = posixpath.join(root, directory)
     if target.exists(path):  # an unrecorded attempt's files: start the table again
@@ -38,7 +42,12 @@ def write_delta_table(
         partition_by=list(keys) or None,
         mode="error",
         storage_options=target.storage_options or None,
-        writer_properties=WriterProperties(compression="ZSTD", max_row_group_size=row_group_rows),
+        writer_properties=WriterProperties(
+            compression="ZSTD",
+            max_row_group_size=row_group_rows,
+            default_column_properties=ColumnProperties(statistics_enabled="PAGE"),
+            column_properties={c: _bloom(row_group_rows) for c in bloom},
+        ),
     )
     table = DeltaTable(target.uri(path), storage_options=target.storage_options or None)
     actions = pa.table(table.get_add_actions(flatten=True)).to_pydict()
@@ -54,3 +63,11 @@ def write_delta_table(
             WrittenFile(posixpath.join(directory, relative), rows.get(relative, 0), size, digest)
         )
     return written
+
+
+def _bloom(row_group_rows: int) -> Any:
+    from deltalake import BloomFilterProperties, ColumnProperties
+
+    return ColumnProperties(
+        bloom_filter_properties=BloomFilterProperties(True, fpp=BLOOM_FPP, ndv=row_group_rows)
+    )

@@ -280,5 +280,6 @@ def _write_delta(
         read,
         keys,
         plan.request.row_group_rows,
+        tuple(c.name for c in release.columns.root_columns),
     )
     state.add_piece(name, (), files)
