@@ -59,12 +59,13 @@ segmentation_table_metadata = sa.Table(
 
 def all_metadata() -> sa.MetaData:
     """The shared metadata with every module's tables registered (chunkedgraph, versions,
-    workflow runs, tokens, idempotency keys)."""
+    workflow runs, tokens, idempotency keys, view definitions)."""
     import fixative.auth.tables
     import fixative.chunkedgraph.tables
     import fixative.idempotency.tables
     import fixative.runner.tables
-    import fixative.versions.tables  # noqa: F401
+    import fixative.versions.tables
+    import fixative.views.tables  # noqa: F401
 
     return metadata
 
