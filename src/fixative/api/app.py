@@ -130,6 +130,7 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
     from fixative.api.openapi import openapi_blueprint
     from fixative.api.schema import schema_blueprint
     from fixative.api.segprops import segprops_blueprint
+    from fixative.api.views import views_blueprint
 
     app.register_blueprint(home_blueprint(services))
     app.register_blueprint(health_blueprint(services))
@@ -138,6 +139,7 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
     app.register_blueprint(materialize_blueprint(services))
     app.register_blueprint(query_blueprint(services))
     app.register_blueprint(segprops_blueprint(services))
+    app.register_blueprint(views_blueprint(services))
     app.register_blueprint(openapi_blueprint())
 
 

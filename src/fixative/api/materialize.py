@@ -1,5 +1,6 @@
 """The materialize service's catalogue endpoints (``/materialize/...``): API and server
-versions, a datastack's versions and their metadata, tables, table metadata and row counts.
+versions, a datastack's versions and their metadata, tables, table metadata and row counts
+(views: ``api/views.py``).
 Served under both ``/api/v2`` and ``/api/v3`` because caveclient in v3 mode still reads
 ``tables`` and ``count`` from v2 paths."""
 
@@ -14,7 +15,6 @@ from fixative.api import catalog_view as cat
 from fixative.api.formats import version_dict
 from fixative.api.services import HttpServices
 from fixative.api.wire import bool_arg
-from fixative.errors import NotFound
 
 API_VERSIONS = [2, 3]
 # caveclient refuses every query unless the materialize server reports >= 5.13.0; this is the
@@ -86,18 +86,6 @@ def materialize_blueprint(services: HttpServices) -> Blueprint:
     def table_count(datastack: str, version: int, table: str) -> Response:
         return jsonify(cat.version_table(services, datastack, version, table).row_count)
 
-    def views(datastack: str, version: int) -> Response:
-        cat.version(services, datastack, version)
-        return jsonify({})
-
-    def view_schemas(datastack: str, version: int) -> Response:
-        cat.version(services, datastack, version)
-        return jsonify({})
-
-    def no_view(datastack: str, version: int, view: str) -> Response:
-        cat.version(services, datastack, version)
-        raise NotFound(f"view {view!r} does not exist in version {version} of {datastack!r}")
-
     add_routes(bp, DS + "/versions", versions)
     add_routes(bp, VERSION, version_metadata)
     add_routes(bp, DS + "/metadata", datastack_metadata)
@@ -105,18 +93,4 @@ def materialize_blueprint(services: HttpServices) -> Blueprint:
     add_routes(bp, VERSION + "/tables/metadata", tables_metadata)
     add_routes(bp, VERSION + "/table/<table>/metadata", table_metadata)
     add_routes(bp, VERSION + "/table/<table>/count", table_count)
-    add_routes(bp, VERSION + "/views", views, prefixes=("v3",))
-    add_routes(bp, VERSION + "/views/schemas", view_schemas, prefixes=("v3",))
-    for suffix in ("metadata", "schema"):
-        bp.add_url_rule(
-            PREFIXES["v3"] + VERSION + f"/views/<view>/{suffix}",
-            endpoint=f"no_view_{suffix}",
-            view_func=no_view,
-        )
-    bp.add_url_rule(
-        PREFIXES["v3"] + VERSION + "/views/<view>/query",
-        endpoint="no_view_query",
-        view_func=no_view,
-        methods=["POST"],
-    )
     return bp

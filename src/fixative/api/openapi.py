@@ -110,11 +110,6 @@ def _routes() -> list[Route]:
             "live_query",
             "rows",
         ),
-        Route("get", V3 + VER + "/views", "Views (none yet)", "materialize"),
-        Route("get", V3 + VER + "/views/schemas", "View schemas (none yet)", "materialize"),
-        Route("get", V3 + VER + "/views/{view}/metadata", "A view (404)", "materialize"),
-        Route("get", V3 + VER + "/views/{view}/schema", "A view's schema (404)", "materialize"),
-        Route("post", V3 + VER + "/views/{view}/query", "Query a view (404)", "materialize"),
         Route("get", "/api/openapi.json", "This document", "docs"),
         Route("get", "/api/docs", "API documentation page", "docs", returns="html"),
         Route("get", "/segmentation/api/versions", "Chunkedgraph API versions", "segmentation"),
@@ -217,9 +212,10 @@ def _routes() -> list[Route]:
             ),
         ]
     from fixative.api.openapi_analyst import analyst_routes
+    from fixative.api.openapi_views import views_routes
     from fixative.api.openapi_write import write_routes
 
-    return out + write_routes() + analyst_routes()
+    return out + write_routes() + analyst_routes() + views_routes()
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -331,13 +327,13 @@ def _errors(route: Route) -> dict[str, Any]:
     }
     codes = ["400", "401", "403", "404"]
     writes = route.method != "get" and route.tag in ("annotation", "edits", "workflows")
-    if writes or route.tag == "query":
+    if writes or route.tag in ("query", "views"):
         codes.append("409")
     if route.body is not None or "annotation_ids" in route.query:
         codes.append("413")
     if route.method != "get":
         codes.append("415")
-    if route.headers or route.tag in ("edits", "query"):
+    if route.headers or route.tag in ("edits", "query", "views"):
         codes.append("422")
     if route.path not in NO_IO:
         codes.append("503")
@@ -347,12 +343,18 @@ def _errors(route: Route) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     from fixative.api.openapi_analyst import analyst_bodies
     from fixative.api.openapi_query import query_bodies
+    from fixative.api.openapi_views import views_bodies
     from fixative.api.openapi_write import SECURITY_SCHEMES, write_bodies
 
     paths: dict[str, Any] = {}
     for route in _routes():
         paths.setdefault(route.path, {})[route.method] = _operation(route)
-    schemas: dict[str, Any] = {**query_bodies(), **write_bodies(), **analyst_bodies()}
+    schemas: dict[str, Any] = {
+        **query_bodies(),
+        **write_bodies(),
+        **analyst_bodies(),
+        **views_bodies(),
+    }
     for key in ("node_ids", "root_ids"):
         schemas[key] = {
             "type": "object",

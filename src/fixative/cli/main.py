@@ -173,10 +173,11 @@ def _register_command_groups() -> None:
         serve,
         status,
         versions,
+        views,
         workflows,
     )
 
-    for module in (workflows, versions, status, serve, runner, auth, doctor, config, export):
+    for module in (workflows, versions, status, serve, runner, auth, doctor, config, export, views):
         module.register(cli)
 
 

@@ -24,6 +24,7 @@ from fixative.demo import annotations as ann
 from fixative.demo.celegans import read_cells, read_connections
 from fixative.demo.edits import Edit, plan_history
 from fixative.demo.layout import Layout
+from fixative.demo.views import define_views
 from fixative.demo.volume import write_volume
 from fixative.store import NewTable, Store
 from fixative.testing.clock import TickingClock
@@ -113,6 +114,7 @@ def build(
             operations = apply_edits(graph, plan.edits, clock, report)
     finally:
         store.clock = live_clock
+    define_views(store, DATASTACK, ALIGNED_VOLUME, layout.resolution_nm)
     return DemoManifest(
         DATASTACK,
         ALIGNED_VOLUME,

@@ -27,7 +27,8 @@ Check = Callable[[Case, Any], str | None]  # (case, response) -> a complaint or 
 # What a document cannot say, so a 400 for it is no disagreement with the document: names
 # that exist only in the data (columns of a table, fields of its schema type, supervoxels under
 # a point), and two rules no JSON Schema states: no NUL anywhere in a body (PostgreSQL text
-# cannot hold it), a binary body of whole uint64s. Matched on the error message.
+# cannot hold it), a binary body of whole uint64s; and what a view's SQL may say (checked by a
+# SQL parser, ``fixative.views.check``). Matched on the error message.
 BEYOND_THE_DOCUMENT = re.compile(
     r"has no column|no table of the query has column|is not part of the query"
     r"|missing required field|field '[^']*':|no supervoxel at|is neither a supervoxel"
@@ -35,6 +36,7 @@ BEYOND_THE_DOCUMENT = re.compile(
     r"|not a reference schema|must list at most|unknown field|references another table"
     r"|has no table|appears more than once"
     r"|only a datastack admin"
+    r"|view SQL|a view needs its SQL|view column|view name"
 )
 
 
