@@ -20,6 +20,7 @@ from fixative.query.engine import QueryEngine
 from fixative.query.spec import QuerySpec
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
 from fixative.store import NewTable, Store, open_store
+from fixative.testing.clock import TickingClock
 from fixative.testing.databases import drop_pg_database, pg_database, sqlite_url
 from fixative.versions import VersionOptions, create_version
 from fixative.workflows.refresh import refresh_table
@@ -76,6 +77,8 @@ def _build(store: Store, home: Path) -> ExportWorld:
     manifest = datastack.build(store, home / "demo", OPTIONS)
     name = store.engine.url.database if store.dialect_name == "postgresql" else "demo"
     world = ExportWorld(store, home, name or "demo", manifest.segmentation_source)
+    live_clock = store.clock  # the tags are written before the version's instant
+    store.clock = TickingClock(as_utc(manifest.started_at) + timedelta(minutes=20))
     store.create_table(
         NewTable(
             "nucleus_tags",
@@ -89,6 +92,7 @@ def _build(store: Store, home: Path) -> ExportWorld:
     store.insert_annotations(
         "nucleus_tags", [{"target_id": i, "tag": f"tag {i % 3}"} for i in range(1, 41)]
     )
+    store.clock = live_clock
     at = as_utc(manifest.edits_until) + timedelta(minutes=1)
     seg = TensorStoreSegmentation.open(manifest.segmentation_source)
     graph = EmbeddedChunkedGraph.open(store, datastack.PCG_TABLE)

@@ -83,7 +83,7 @@ def readme(manifest: dict[str, Any], description: str | None) -> str:
     for t in manifest["tables"]:
         parts = ", ".join(f"`{p['key']}`" for p in t["partitioning"]) or "-"
         lines.append(f"| {t['name']} | {t['schema_type']} | {t['rows']:,} | {parts} |")
-    first = manifest["tables"][0]["name"] if manifest["tables"] else "synapses"
+    first, root = _example(manifest["tables"])
     lines += ["", "## Reading it", "", "```python"]
     if fmt == "delta":
         lines += [
@@ -99,7 +99,7 @@ def readme(manifest: dict[str, Any], description: str | None) -> str:
             "import duckdb",
             "duckdb.sql(",
             f"    \"SELECT * FROM read_parquet('{first}/**/*.parquet', hive_partitioning = true)\"",
-            '    " WHERE pre_pt_root_id IN (...)"  # row groups skipped by min/max, Bloom filters',
+            f'    " WHERE {root} IN (...)"  # row groups skipped by min/max, Bloom filters',
             ").show()",
             "",
             "import polars as pl",
@@ -119,3 +119,12 @@ def readme(manifest: dict[str, Any], description: str | None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _example(tables: list[dict[str, Any]]) -> tuple[str, str]:
+    """The table and root-id column the README's examples use."""
+    for t in tables:
+        for c in t["columns"]:
+            if c["name"].endswith("_root_id"):
+                return t["name"], c["name"]
+    return (tables[0]["name"] if tables else "synapses"), "id"
