@@ -171,13 +171,19 @@ def test_version_commands(tmp_path: Path, cli: Cli) -> None:
     unpinned = cli(["version", "unpin", "demo", "2"], tmp_path, **env)
     assert unpinned.returncode == 0, unpinned.stderr
     assert "unpinned; expires" in unpinned.stdout
+    kept = cli(["version", "create", "demo", "--kind", "history"], tmp_path, COLUMNS="200", **env)
+    assert kept.returncode == 0, kept.stderr
+    assert "AVAILABLE (history)" in kept.stdout
+    assert not (home / "versions" / "demo__mat4.sqlite").exists()  # no copy
+    bad = cli(["version", "create", "demo", "--kind", "copy"], tmp_path, **env)
+    assert bad.returncode == 2
     earlier = cli(["version", "create", "demo", "--at", early], tmp_path, **env)
     assert earlier.returncode == 1
     assert "earlier instant" in earlier.stderr
     status = cli(["status"], tmp_path, COLUMNS="200", **env)
     assert status.returncode == 0, status.stderr
     lines = [line for line in status.stdout.splitlines() if "create_vers" in line]
-    assert len(lines) == 4
+    assert len(lines) == 5
     assert "FAILED" in lines[0]  # newest first: the refused earlier instant
     assert all("SUCCEEDED" in line for line in lines[1:])
     failed_id = lines[0].split()[0]

@@ -61,10 +61,12 @@ def engine(world: QueryWorld) -> Iterator[QueryEngine]:
     built.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=["flat", "history"])
 def shared(
     backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[QueryWorld]:
+    """The world, once per backend and per kind of version (copies, or rows of the root-id
+    history): every test on it checks both against the same oracle."""
     database: AbstractContextManager[str]
     if backend == "sqlite":
         database = nullcontext(sqlite_url(tmp_path_factory.mktemp("query_world")))
@@ -75,7 +77,7 @@ def shared(
         store = open_store(url, clock)
         datastack = _datastack_of(store)
         try:
-            yield QueryWorld(store, clock, datastack).build()
+            yield QueryWorld(store, clock, datastack, kind=request.param).build()
         finally:
             _drop_versions(store, datastack)
             store.dispose()

@@ -31,8 +31,11 @@ from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.query.spec import QuerySpec
 from fixative.store import NewTable, Store
 from fixative.store import tables as t
+from fixative.store.root_history import record_intervals
+from fixative.store.segmentation import SegmentationTable
 from fixative.testing.clock import TickingClock
 from fixative.versions import VersionOptions, create_version
+from fixative.versions.model import Kind
 
 GRAPH = "cg"
 N_SV = 64
@@ -95,6 +98,7 @@ class QueryWorld:
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(7))
     times: dict[str, datetime] = field(default_factory=dict)
     cache: dict[tuple[str, datetime], list[Row]] = field(default_factory=dict)
+    kind: Kind = "flat"  # how its versions are kept: copies, or rows of the root-id history
 
     # -- building ----------------------------------------------------------------------------
 
@@ -180,7 +184,12 @@ class QueryWorld:
                     break
 
     def bring_to(self, at: datetime) -> None:
-        """Segmentation rows for rows created by ``at``, all roots at ``at``."""
+        """Segmentation rows for rows created by ``at``, all roots at ``at``, recorded in
+        the root-id histories at ``at`` as ingest and root updates do."""
+        segs = {
+            name: SegmentationTable.of(self.store.get_table(name))
+            for name in ("synapses", "cells", "nuclei")
+        }
         with self.store.write() as conn:
             for name in ("synapses", "cells", "nuclei"):
                 live = self.store._table_object(conn, name)
@@ -199,12 +208,14 @@ class QueryWorld:
                 conn.execute(seg.delete().where(seg.c.id.in_(have)))
                 if links:
                     conn.execute(seg.insert(), links)
+                    record_intervals(conn, segs[name], [row["id"] for row in links], at)
             meta = t.segmentation_table_metadata
             conn.execute(meta.update().values(last_updated=at))
 
     def version(self, at: datetime) -> int:
         self.bring_to(at)
-        return create_version(self.store, self.datastack, at, None, VersionOptions()).version
+        options = VersionOptions(kind=self.kind)
+        return create_version(self.store, self.datastack, at, None, options).version
 
     def build(self) -> QueryWorld:
         self.cg = EmbeddedChunkedGraph.create(

@@ -42,8 +42,9 @@ def test_metadata_dict_has_the_keys_caveclient_reads(world: VersionWorld) -> Non
         "parent_version",
         "pinned",
         "pin_name",
+        "kind",
     }
-    assert (meta["pinned"], meta["pin_name"]) == (False, None)
+    assert (meta["pinned"], meta["pin_name"], meta["kind"]) == (False, None, "flat")
     assert meta["time_stamp"] == at.isoformat()
     assert (meta["version"], meta["status"], meta["is_merged"]) == (1, "AVAILABLE", True)
     assert latest_version(world.store, world.datastack).version == 1

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from importlib.resources import files
 
 import numpy as np
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from workflow_world import POINTS, SEG_TABLE, TABLE, World
 
 from fixative.store import tables as t
@@ -89,10 +92,12 @@ def test_a_database_from_before_the_history_gets_it_by_migration(world: World) -
     world.insert(60, seed=9)
     at = world.clock()
     refresh_table(world.store, world.seg, world.cg, TABLE, at)
-    history = t.history_table_name(SEG_TABLE)
-    with world.store.write() as conn:  # as the database stood at revision 0010
-        conn.exec_driver_sql(f'DROP TABLE "{history}"')
-        conn.exec_driver_sql("UPDATE fixative_alembic_version SET version_num = '0010'")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("fixative.store") / "migrations"))
+    with world.store.write() as conn:  # back to the database as it stood at revision 0010
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+        assert t.history_table_name(SEG_TABLE) not in sa.inspect(conn).get_table_names()
     world.store.migrate()
     _check_at(world, at)
     assert {r["valid_from"] for r in _history(world)} == {at}

@@ -14,12 +14,21 @@ from fixative.cli.context import Context, parse_instant, pass_ctx, progress_bars
 from fixative.clock import utc_now
 from fixative.runner.records import recorded
 from fixative.store import Store
+from fixative.versions.model import KINDS, Kind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _version_options(fn: F) -> F:
-    """DATASTACK, --at and --days-to-expire, shared by the commands that build versions."""
+    """DATASTACK, --at, --days-to-expire and --kind, shared by the commands that build
+    versions."""
+    fn = click.option(
+        "--kind",
+        type=click.Choice(KINDS),
+        default=None,
+        help="flat: copy every table into a version database; history: copy nothing, answer "
+        "from the root-id history (default: the datastack's version_kind).",
+    )(fn)
     fn = click.option("--days-to-expire", type=click.IntRange(min=1), default=None)(fn)
     fn = click.option(
         "--at", "at_text", default=None, help="Instant (ISO 8601, UTC); default now."
@@ -28,7 +37,12 @@ def _version_options(fn: F) -> F:
 
 
 def _build_version(
-    ctx: Context, datastack: str, when: tuple[str | None, int | None], *, complete_workflow: bool
+    ctx: Context,
+    datastack: str,
+    when: tuple[str | None, int | None],
+    *,
+    complete_workflow: bool,
+    kind: Kind | None = None,
 ) -> None:
     """Refresh every table to the instant and build a version; the complete workflow also holds
     the datastack's lock and expires old versions afterwards."""
@@ -37,8 +51,9 @@ def _build_version(
 
     (at_text, days_to_expire), console = when, ctx.console
     at, ds = parse_instant(at_text), ctx.settings.datastack(datastack)
-    kind = "materialize" if complete_workflow else "create_version"
-    params = {"at": at.isoformat(), "days_to_expire": days_to_expire}
+    run_kind = "materialize" if complete_workflow else "create_version"
+    kept: Kind = kind or ds.version_kind
+    params = {"at": at.isoformat(), "days_to_expire": days_to_expire, "kind": kept}
     store = bootstrap.live_store(ctx.settings)
     try:
         recover_dead(ctx, store)
@@ -47,7 +62,7 @@ def _build_version(
             progress_bars(console) as bar,
             recorded(
                 store,
-                kind,
+                run_kind,
                 params,
                 ds.name,
                 exclusive=complete_workflow,
@@ -61,6 +76,7 @@ def _build_version(
                 days_to_expire,
                 bar("ingest + update roots"),
                 tee(bar("version tables"), run),
+                kind=kept,
             )
             if complete_workflow:
                 made, expired = complete(store, seg, cg, request, ds.min_versions_kept)
@@ -112,20 +128,30 @@ def register(cli: click.Group) -> None:
     @_version_options
     @pass_ctx
     def create(
-        ctx: Context, datastack: str, at_text: str | None, days_to_expire: int | None
+        ctx: Context,
+        datastack: str,
+        at_text: str | None,
+        days_to_expire: int | None,
+        kind: Kind | None,
     ) -> None:
         """Bring every table to the instant and build version N+1."""
-        _build_version(ctx, datastack, (at_text, days_to_expire), complete_workflow=False)
+        when = (at_text, days_to_expire)
+        _build_version(ctx, datastack, when, complete_workflow=False, kind=kind)
 
     @cli.command()
     @_version_options
     @pass_ctx
     def materialize(
-        ctx: Context, datastack: str, at_text: str | None, days_to_expire: int | None
+        ctx: Context,
+        datastack: str,
+        at_text: str | None,
+        days_to_expire: int | None,
+        kind: Kind | None,
     ) -> None:
         """The complete workflow under the datastack's lock: ingest, update roots, build a
         version, expire old versions."""
-        _build_version(ctx, datastack, (at_text, days_to_expire), complete_workflow=True)
+        when = (at_text, days_to_expire)
+        _build_version(ctx, datastack, when, complete_workflow=True, kind=kind)
 
     @version.command("list")
     @click.argument("datastack")
@@ -219,7 +245,8 @@ def print_versions(console: Console, store: Store, datastack: str, numbers: list
         expires = info.expires_on.strftime("%Y-%m-%d %H:%M") if info.expires_on else "never"
         if info.pinned:
             expires = f"pinned ({info.pin_name})" if info.pin_name else "pinned"
+        status = info.status if info.copied else f"{info.status} ({info.kind})"
         table.add_row(
-            str(number), info.time_stamp.strftime("%Y-%m-%d %H:%M:%S"), info.status, expires, rows
+            str(number), info.time_stamp.strftime("%Y-%m-%d %H:%M:%S"), status, expires, rows
         )
     console.print(table)

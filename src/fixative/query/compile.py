@@ -1,7 +1,8 @@
 """Checked filters and plans to SQLAlchemy Core. Identifiers come only from metadata (through
 ``TableColumns``); every value is a bound parameter.
 
-A ``Relation`` is where a table's columns are read from: a version table (``VersionRelation``)
+A ``Relation`` is where a table's columns are read from: a version table (``VersionRelation``),
+a history version's table (``HistoryRelation``: the live table and its root-id history at T)
 or, for live queries, the live annotation table joined with its segmentation table. Spatial
 filters use each backend's index: PostGIS ``&&&`` against ``ST_3DMakeBox`` on the generated
 geometry column, or the SQLite R*Tree (``rtree_i32``, so box bounds are clamped to int32, the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -22,6 +24,8 @@ from fixative.query.filters import CheckedFilter
 from fixative.query.plan import QueryPlan
 from fixative.schemas.types import PointField
 from fixative.store.sqlite import rtree_name
+from fixative.store.tables import history_table_name
+from fixative.store.types import UtcDateTime, sqlite_time
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 SAMPLE_BITS = 20  # SQLite samples with (random() & (2**20 - 1)) < p * 2**20
@@ -95,6 +99,85 @@ class VersionRelation:
         return rtree_box(rtree_name(self.table.name, point.name), self.clause.c.id, lo, hi)
 
 
+class HistoryRelation:
+    """A table as it stood at T, read from the live database (a ``history`` version): the
+    annotation rows visible at T joined with the intervals of its root-id history that hold T,
+    under the same column names as a version table. PostgreSQL flattens the derived table, so
+    a root filter probes the history's root index and a box the annotation table's spatial one.
+    """
+
+    def __init__(self, table: TableColumns, alias: str, dialect: str, at: datetime) -> None:
+        self.table = table
+        self.dialect = dialect
+        info = table.info
+        when = instant_literal(at, dialect)
+        own = [c for c in table.columns if not (c.root or c.supervoxel)]
+        ann_cols = [sa.column(c.name, SQL_TYPES[c.kind]) for c in own]
+        ann_cols += [sa.column("created", UtcDateTime()), sa.column("deleted", UtcDateTime())]
+        if dialect == "postgresql":
+            ann_cols += [sa.column(p.position) for p in info.schema.points]
+        ann = sa.table(table.name, *ann_cols).alias(f"{alias}_a")
+        picked: list[Any] = []
+        source: Any = ann
+        linked = [c for c in table.columns if c.root or c.supervoxel]
+        hist: Any = None
+        if linked and info.segmentation_table is not None:
+            hist_cols: list[sa.ColumnClause[Any]] = [
+                sa.column(c.name, sa.BigInteger()) for c in linked
+            ]
+            hist_cols += [
+                sa.column("id", sa.BigInteger()),
+                sa.column("valid_from", UtcDateTime()),
+                sa.column("valid_to", UtcDateTime()),
+            ]
+            name = history_table_name(info.segmentation_table)
+            hist = sa.table(name, *hist_cols).alias(f"{alias}_h")
+            holds = sa.and_(
+                hist.c.id == ann.c.id,
+                hist.c.valid_from <= when,
+                sa.or_(hist.c.valid_to.is_(None), hist.c.valid_to > when),
+            )
+            source = ann.join(hist, holds)
+        for c in table.columns:
+            picked.append((hist if c.root or c.supervoxel else ann).c[c.name])
+        if dialect == "postgresql":
+            picked += [ann.c[p.position] for p in info.schema.points]
+        visible = sa.and_(
+            ann.c.created <= when, sa.or_(ann.c.deleted.is_(None), ann.c.deleted > when)
+        )
+        self.clause = sa.select(*picked).select_from(source).where(visible).subquery(alias)
+
+    def col(self, name: str) -> sa.ColumnElement[Any]:
+        return self.clause.c[name]
+
+    def box(self, point: PointField, lo: Sequence[int], hi: Sequence[int]) -> Any:
+        if self.dialect == "postgresql":
+            return postgis_box(self.clause.c[point.position], lo, hi)
+        return rtree_box(rtree_name(self.table.name, point.name), self.clause.c.id, lo, hi)
+
+
+def instant_literal(at: datetime, dialect: str) -> sa.ColumnElement[Any]:
+    """An instant as a SQL literal, in the form the live tables store it (rendered from a
+    datetime, never from request text): the version statements are compiled to a string with
+    their parameters, and a datetime parameter would skip the column type's conversion."""
+    if at.tzinfo is None:
+        raise ValueError("an aware instant is needed")
+    if dialect == "postgresql":
+        text = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+        return sa.literal_column(f"'{text}'::timestamptz", UtcDateTime())
+    return sa.literal_column(f"'{sqlite_time(at)}'", UtcDateTime())
+
+
+def relation(
+    table: TableColumns, alias: str, dialect: str, history_at: datetime | None
+) -> VersionRelation | HistoryRelation:
+    """Where a version's table is read: its flat copy, or (``history_at``, a history version's
+    instant) the live table and its root-id history."""
+    if history_at is None:
+        return VersionRelation(table, alias, dialect)
+    return HistoryRelation(table, alias, dialect, history_at)
+
+
 def int_set(column: sa.ColumnElement[Any], values: Sequence[int], dialect: str) -> Any:
     """``column IN values`` for ids: ``= ANY('{...}'::bigint[])`` on PostgreSQL, which probes
     the column's index. The array is a literal built from Python ints (nothing else can reach
@@ -161,10 +244,10 @@ def sample_clause(fraction: float, dialect: str) -> Any:
 class VersionQuery:
     """The plan over a version's tables: FROM with joins, WHERE, ORDER BY, paging."""
 
-    def __init__(self, plan: QueryPlan, dialect: str) -> None:
+    def __init__(self, plan: QueryPlan, dialect: str, history_at: datetime | None = None) -> None:
         self.plan = plan
         self.dialect = dialect
-        self.rels = [VersionRelation(t, f"t{i}", dialect) for i, t in enumerate(plan.tables)]
+        self.rels = [relation(t, f"t{i}", dialect, history_at) for i, t in enumerate(plan.tables)]
 
     def _from(self) -> Any:
         joined: Any = self.rels[0].clause

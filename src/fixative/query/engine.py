@@ -155,7 +155,8 @@ class QueryEngine:
     def version_count(self, datastack: str, version: int, spec: QuerySpec) -> int:
         """Rows matching the filters (joins included; no offset, limit or sample)."""
         opened, plan = self._plan(datastack, version, spec)
-        return opened.database.scalar(VersionQuery(plan, opened.database.dialect_name).count())
+        query = VersionQuery(plan, opened.database.dialect_name, opened.info.history_at)
+        return opened.database.scalar(query.count())
 
     def version_query(self, datastack: str, version: int, spec: QuerySpec) -> QueryResult:
         opened, plan = self._plan(datastack, version, spec)
@@ -164,7 +165,7 @@ class QueryEngine:
     def stream(self, opened: OpenVersion, plan: QueryPlan) -> QueryResult:
         """Run a checked plan on an open version, streaming."""
         db = opened.database
-        query = VersionQuery(plan, db.dialect_name)
+        query = VersionQuery(plan, db.dialect_name, opened.info.history_at)
         fraction = None
         if plan.sample is not None:
             matching = db.scalar(query.count())

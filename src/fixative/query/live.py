@@ -37,7 +37,7 @@ from fixative.clock import as_utc
 from fixative.errors import Conflict, FixativeError, InvalidInput
 from fixative.ids import to_int64, to_uint64
 from fixative.query.columns import TableColumns
-from fixative.query.compile import VersionRelation, filter_clause, int_set
+from fixative.query.compile import filter_clause, int_set, relation
 from fixative.query.filters import CheckedFilter
 from fixative.query.plan import QueryPlan
 from fixative.query.shape import shape, typed
@@ -171,7 +171,7 @@ def _version_rows(
     graph: ChunkedGraph | None,
 ) -> pa.Table:
     db = base.database
-    rel = VersionRelation(table, "t0", db.dialect_name)
+    rel = relation(table, "t0", db.dialect_name, base.info.history_at)
     where = [filter_clause(rel, f, db.dialect_name) for f in plain]
     if graph is not None and base.info.time_stamp <= at:
         for f in roots:

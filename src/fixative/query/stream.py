@@ -101,7 +101,12 @@ class SqliteVersion:
     dialect_name = "sqlite"
 
     def __init__(self, store: Store, info: VersionInfo, version_dir: Path | None) -> None:
-        self.engine = open_version(store, info.datastack, info.version, version_dir=version_dir)
+        self._own = info.copied  # a history version is read from the live file's engine
+        self.engine = (
+            open_version(store, info.datastack, info.version, version_dir=version_dir)
+            if info.copied
+            else store.engine
+        )
 
     def open_cursor(
         self, query: sa.Select[Any], types: Sequence[pa.DataType], batch_rows: int
@@ -114,7 +119,8 @@ class SqliteVersion:
             return int(conn.execute(query).scalar_one())
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        if self._own:
+            self.engine.dispose()
 
 
 class PostgresCursor:
@@ -239,7 +245,9 @@ class PostgresVersion:
     def __init__(self, store: Store, info: VersionInfo, timeout_s: float | None = None) -> None:
         # SQL with $1-style placeholders, as ADBC binds them
         self.dialect: sa.Dialect = psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
-        url = sa.make_url(target_for(store).url(info.database)).set(drivername="postgresql")
+        # a history version is read from the live database itself
+        where = target_for(store).url(info.database) if info.copied else store.engine.url
+        url = sa.make_url(where).set(drivername="postgresql")
         self._uri = url.render_as_string(hide_password=False)
         # cursors are read to the end, so plan them for all their rows (the default 0.1 chose
         # a whole-table walk in id order over the root-id index for a 100-root filter)

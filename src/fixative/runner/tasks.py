@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fixative.clock import as_utc
 from fixative.errors import InvalidInput
 from fixative.services import Services
+from fixative.versions.model import KINDS, Kind
 from fixative.workflows.progress import Report, RunOptions
 
 if TYPE_CHECKING:
@@ -120,6 +121,13 @@ def update_roots(services: Services, params: Mapping[str, Any], report: Report) 
     return _per_table(services, params, report, work)
 
 
+def _kind(params: Mapping[str, Any], default: Kind) -> Kind:
+    kind = params.get("kind") or default
+    if kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    return cast(Kind, kind)
+
+
 def _version(
     services: Services, params: Mapping[str, Any], report: Report, *, complete: bool
 ) -> Summary:
@@ -135,6 +143,7 @@ def _version(
         _days(params),
         refresh_report=report,  # rows of the table being refreshed, then tables built
         build_report=report,
+        kind=_kind(params, ds.version_kind),
     )
     seg, cg = services.segmentation(ds.name), services.chunkedgraph(ds.name)
     summary: Summary

@@ -1,5 +1,6 @@
 """Building a version: check the preconditions, number it, copy every table as it stood at T,
-check the row counts, and only then make it AVAILABLE. A failure marks it FAILED and drops the
+check the row counts, and only then make it AVAILABLE (a ``history`` version copies nothing: it
+counts the rows at T and becomes AVAILABLE). A failure marks it FAILED and drops the
 partial database; an interrupted build is found and cleaned by ``recover_versions``."""
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def create_version(
     target = target_for(store, options.version_dir)
     plans = _plans(store, infos, at)
     row = _start(store, target, datastack, at, options)
+    if not row.copied:
+        try:
+            return _finish(store, row, _counts(store, plans, at, options))
+        except Exception as exc:
+            _mark_failed(store, row.id, f"{type(exc).__name__}: {exc}")
+            raise
     try:
         target.create(row.database)
     except Exception as exc:  # never drop a database this build did not create
@@ -77,6 +84,19 @@ def create_version(
     except Exception as exc:
         _fail(store, target, row, exc)
         raise
+
+
+def _counts(
+    store: Store, plans: Sequence[FlatTable], at: datetime, options: VersionOptions
+) -> list[TableCopy]:
+    """A history version copies nothing: its tables' rows at T are counted in the live
+    database (the segmentation checks already passed, so each has its interval at T)."""
+    counts = []
+    for i, plan in enumerate(plans):
+        n = store.count_at(plan.name, at)
+        counts.append(TableCopy(plan.name, plan.schema.name, n, n))
+        options.report(i + 1, len(plans))
+    return counts
 
 
 def _plans(store: Store, infos: Sequence[TableInfo], at: datetime) -> list[FlatTable]:
@@ -135,13 +155,16 @@ def _start(
                 "(recover_versions cleans an interrupted build)"
             )
         last = conn.execute(sa.select(sa.func.max(versions.c.version)).where(mine)).scalar()
-        name = database_name(datastack, (last or 0) + 1, store.version_database_prefix)
-        if target.exists(name):
-            raise Conflict(f"a database {name!r} exists that no version of this catalogue made")
+        name: str | None = None
+        if options.kind == "flat":
+            name = database_name(datastack, (last or 0) + 1, store.version_database_prefix)
+            if target.exists(name):
+                raise Conflict(f"a database {name!r} exists that no version of this catalogue made")
         values = {
             "datastack": datastack,
             "version": (last or 0) + 1,
             "database": name,
+            "kind": options.kind,
             "time_stamp": at,
             "created": now,
             "expires_on": expires,
@@ -231,6 +254,7 @@ def recover_versions(
     stale = [r for r in rows if r.created_at <= now - grace or builder_is_dead(r.builder)]
     target = target_for(store, version_dir)
     for r in stale:
-        target.drop(r.database)
+        if r.copied:
+            target.drop(r.database)
         _mark_failed(store, r.id, f"interrupted: the build by {r.builder} never finished")
     return stale

@@ -112,4 +112,9 @@ def open_version(
     info = get_version(store, datastack, version)
     if info.status != AVAILABLE or not info.valid:
         raise Conflict(f"version {version} of datastack {datastack!r} is {info.status}")
+    if not info.copied:
+        raise Conflict(
+            f"version {version} of datastack {datastack!r} is kept in the root-id history and "
+            "has no database of its own; read it through the query engine"
+        )
     return target_for(store, version_dir).open(info.database)

@@ -56,10 +56,13 @@ def expire_versions(
                 .values(status=EXPIRED, valid=False)
             ).rowcount
         if marked == 1:
-            target.drop(v.database)
+            if v.copied:
+                target.drop(v.database)
             expired.append(v.version)
     cleaned = []
     for v in list_versions(store, datastack, include_expired=True):
+        if not v.copied:
+            continue
         if v.status in (FAILED, EXPIRED) and v.version not in expired and target.exists(v.database):
             target.drop(v.database)
             cleaned.append(v.version)

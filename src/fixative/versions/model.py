@@ -120,6 +120,12 @@ class VersionInfo:
         """Whether the version is a database of its own (``flat``)."""
         return self.kind == "flat"
 
+    @property
+    def history_at(self) -> datetime | None:
+        """The instant its tables are read at from the live root-id histories (None: it is a
+        copy, read as it is)."""
+        return None if self.copied else self.time_stamp
+
     def metadata_dict(self) -> dict[str, Any]:
         """The version metadata caveclient reads (ISO strings for instants)."""
         return {
@@ -134,6 +140,7 @@ class VersionInfo:
             "parent_version": self.parent_version,
             "pinned": self.pinned,
             "pin_name": self.pin_name,
+            "kind": self.kind,
         }
 
 

@@ -18,6 +18,7 @@ from fixative.versions import (
     create_version,
     expire_versions,
 )
+from fixative.versions.model import Kind
 from fixative.workflows.progress import Report, RunOptions, ignore_progress
 from fixative.workflows.refresh import TableRefresh, refresh_table
 
@@ -30,6 +31,7 @@ class VersionRequest:
     days_to_expire: int | None = None
     refresh_report: Report = ignore_progress
     build_report: Report = ignore_progress
+    kind: Kind = "flat"  # a copy, or a row of the root-id history
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ def materialize(
             days_to_expire=request.days_to_expire,
             aligned_volume=request.aligned_volume,
             report=request.build_report,
+            kind=request.kind,
         ),
     )
     return Materialized(version, refreshed)
