@@ -20,9 +20,14 @@ import requests
 from click.testing import CliRunner
 from read_world import OPTIONS, ReadWorld, client
 
+from fixative.api.app import create_app
+from fixative.api.auth import Authorizer
+from fixative.api.services import HttpServices, make_engine
+from fixative.auth.tokens import create_token
 from fixative.cli.main import cli
 from fixative.demo import datastack
 from fixative.demo.views import CONNECTIVITY, CONNECTIVITY_SQL
+from fixative.store.table_admin import MetadataChange, update_table_metadata
 from fixative.views.definitions import create_view, delete_view, find_view, list_views
 from fixative.views.model import NewView
 
@@ -304,3 +309,55 @@ def test_commands(views: ReadWorld, tmp_path: Path) -> None:
     finally:
         gone = run.invoke(cli, [*base, "delete", views.datastack, "per_type"])
     assert gone.exit_code == 0, gone.output
+
+
+def test_database_refusals_are_422(views: ReadWorld) -> None:
+    """PostgreSQL has no max(boolean); SQLite answers it. Either way, never a 500."""
+    assert _define(views, "any_big", "SELECT max(size > 300) AS b FROM synapses", False)
+    try:
+        url = f"{views.url}/materialize/api/v3/datastack/{views.datastack}/version/3/views"
+        response = requests.post(url + "/any_big/query", json={}, timeout=30)
+        if views.store.dialect_name == "postgresql":
+            assert response.status_code == 422, response.text
+            assert "failed in the database" in response.json()["message"]
+        else:
+            assert response.status_code == 200, response.text
+    finally:
+        delete_view(views.store, views.datastack, "any_big")
+
+
+def test_reading_a_view_takes_every_table_it_reads(views: ReadWorld) -> None:
+    """With auth on: a user who may not read cell_types neither sees nor reads connectivity,
+    still reads big_synapses, and may not define views; an admin does all of it."""
+    assert views.services is not None
+    settings = views.settings().model_copy(update={"auth": "tokens"})
+    services = HttpServices(settings, views.store, views.services.graph_factory)
+    services.engine = make_engine(services)
+    services.authorizer = Authorizer(views.store, settings, "tokens")
+    app = create_app(services=services).test_client()
+    tokens = {
+        who: create_token(views.store, who, views.datastack, level)[1]
+        for who, level in (("viv", "view"), ("adam", "admin"))
+    }
+
+    ds = f"/materialize/api/v3/datastack/{views.datastack}"
+
+    def call(method: str, path: str, who: str, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {tokens[who]}"}
+        return app.open(ds + path, method=method, headers=headers, **kw)
+
+    at3 = "/version/3/views"
+    update_table_metadata(views.store, "cell_types", MetadataChange(read_permission="PRIVATE"))
+    try:
+        seen = call("GET", at3, "viv").json
+        assert POINTS in seen
+        assert CONNECTIVITY not in seen
+        assert call("POST", f"{at3}/{CONNECTIVITY}/query", "viv", json={}).status_code == 403
+        assert call("POST", f"{at3}/{POINTS}/query", "viv", json={}).status_code == 200
+        made = call("POST", "/views", "viv", json={"name": "mine", "sql": "SELECT id FROM nuclei"})
+        assert made.status_code == 403
+        assert CONNECTIVITY in call("GET", at3, "adam").json
+        assert call("POST", f"{at3}/{CONNECTIVITY}/query", "adam", json={}).status_code == 200
+    finally:
+        update_table_metadata(views.store, "cell_types", MetadataChange(read_permission="PUBLIC"))
+        services.engine.close()

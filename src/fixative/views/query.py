@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from fixative.errors import NotFound, Unprocessable
+from fixative.errors import FixativeError, NotFound, Unprocessable
 from fixative.query.columns import TableColumns
 from fixative.query.compile import SQL_TYPES, filter_clause, sample_clause
 from fixative.query.engine import QueryEngine, QueryResult, stream_batches
@@ -97,16 +97,19 @@ def _stream(engine: QueryEngine, db: VersionDatabase, query: ViewQuery) -> Query
     plan = query.plan
     fraction = None
     if plan.sample is not None:
-        matching = db.scalar(query.count())
+        matching = _counted(db, query)
         if plan.sample < matching:
             fraction = plan.sample / matching
     types = [c.arrow_type for _, c in plan.raw_columns]
-    cursor = db.open_cursor(query.rows(fraction), types, engine.batch_rows)
+    try:
+        cursor = db.open_cursor(query.rows(fraction), types, engine.batch_rows)
+    except Exception as exc:
+        raise _refused(plan, exc) from exc
     try:
         first = cursor.fetch()  # errors surface here, before any byte is sent
-    except Exception:
+    except Exception as exc:
         cursor.close()
-        raise
+        raise _refused(plan, exc) from exc
     return QueryResult(
         schema=plan.schema,
         batches=stream_batches(plan, cursor, first),
@@ -115,6 +118,23 @@ def _stream(engine: QueryEngine, db: VersionDatabase, query: ViewQuery) -> Query
         column_names=plan.column_names,
         _release=cursor.close,
     )
+
+
+def _refused(plan: QueryPlan, exc: Exception) -> Exception:
+    """What the database refused in a view's SQL that the check could not see (a function
+    without an overload for the column's type on this backend, ...) is the view's problem, a
+    422 naming the database's message, not a server error."""
+    if isinstance(exc, FixativeError):
+        return exc
+    first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    return Unprocessable(f"view {plan.tables[0].name!r} failed in the database: {first}")
+
+
+def _counted(db: VersionDatabase, query: ViewQuery) -> int:
+    try:
+        return db.scalar(query.count())
+    except Exception as exc:
+        raise _refused(query.plan, exc) from exc
 
 
 def _at_version(
@@ -148,7 +168,7 @@ def version_view_count(
     engine: QueryEngine, target: CheckedTarget, datastack: str, version: int, spec: QuerySpec
 ) -> int:
     db, query = _at_version(engine, target, datastack, version, spec)
-    return db.scalar(query.count())
+    return _counted(db, query)
 
 
 class MemoryDatabase:
@@ -238,7 +258,7 @@ def live_view_query(
             memory.load(tables[name], _table_at(engine, datastack, tables[name], at))
         query = ViewQuery(plan, target.checked.compiled("sqlite"), "sqlite")
         if count:
-            return memory.scalar(query.count())
+            return _counted(memory, query)
         streamed = _stream(engine, memory, query)
         batches = list(streamed.batches)
         streamed.close()
