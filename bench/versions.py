@@ -1,0 +1,269 @@
+"""History versions against flat copies on PostgreSQL at N synapses, in one run.
+
+    python bench/versions.py --synapses 1000000 [--edits 1000] [--queries 60] [--keep]
+
+Setup (untimed, its duration printed): a scratch database and the demo datastack at N synapses,
+every row ingested at T0, a flat version and a history version at T0; then ``--edits``
+chunkedgraph edits (wrong merges and splits on distinct neurons) and the root update to T1.
+Timed, at T1:
+
+1. ``create_version`` with ``kind="flat"`` (copies, ``CREATE TABLE AS`` plus indexes) and with
+   ``kind="history"`` (a catalogue row after the same checks), alternating which goes first;
+2. bytes on disk: the flat version's database against what the history grew by for the
+   interval T0..T1 (the root update's new intervals: the history's cost of one more version);
+3. the same queries through the query engine on both versions, interleaved: 100 random pre
+   roots (p50, p99), a spatial box of 1/10 of the volume's x and y extent (p50), the whole
+   table as Arrow batches (rows/s);
+4. live queries at random instants between T0 and T1 (10 pre roots), against the version
+   query of the same roots.
+
+The last lines are one JSON object per figure, with the flat figure of the same run as
+``baseline`` (issue 12's targets at 10M: version in under 5 s, under 1% of a flat copy's bytes,
+root filter p50 at most 1.25x, full read at least 0.7x, any instant within 1.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
+from fixative.clock import utc_now
+from fixative.demo.datastack import PCG_TABLE, DemoOptions, build
+from fixative.demo.layout import Layout
+from fixative.query.engine import QueryEngine
+from fixative.query.spec import Filter, QuerySpec
+from fixative.segmentation.tensorstore import TensorStoreSegmentation
+from fixative.store import Store, open_store
+from fixative.store.segmentation import SegmentationTable
+from fixative.testing.databases import drop_pg_database, pg_url
+from fixative.versions import VersionOptions, create_version, get_version
+from fixative.versions.target import target_for
+from fixative.workflows.refresh import refresh_table
+from workflows import make_edits, settle, sql
+
+TABLE = "synapses"
+
+
+def figure(name: str, value: float, unit: str, baseline: float | None) -> str:
+    ratio = None if not baseline else round(value / baseline, 3)
+    out = {"figure": name, "value": round(value, 4), "unit": unit}
+    out |= {"baseline": None if baseline is None else round(baseline, 4), "ratio": ratio}
+    return json.dumps(out)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def drain(result: Any) -> int:
+    rows = 0
+    for batch in result.batches:
+        rows += batch.num_rows
+    result.close()
+    return rows
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Runs:
+    """Per (kind, query) latencies in ms."""
+
+    def __init__(self) -> None:
+        self.ms: dict[tuple[str, str], list[float]] = {}
+
+    def add(self, kind: str, query: str, seconds: float) -> None:
+        self.ms.setdefault((kind, query), []).append(seconds * 1000)
+
+    def p(self, kind: str, query: str, q: float) -> float:
+        return pct(self.ms[(kind, query)], q)
+
+
+def table_bytes(store: Store, name: str) -> int:
+    [(size,)] = sql(store, "SELECT pg_total_relation_size(%(t)s)", {"t": name})
+    return int(size)
+
+
+def database_bytes(store: Store, name: str) -> int:
+    [(size,)] = sql(store, "SELECT pg_database_size(%(d)s)", {"d": name})
+    return int(size)
+
+
+def run(store: Store, directory: Path, args: argparse.Namespace, out: list[str]) -> None:
+    n = args.synapses
+    setup_s, manifest = timed(lambda: build(store, directory, DemoOptions(synapses=n)))
+    seg = TensorStoreSegmentation.open(manifest.segmentation_source)
+    cg = EmbeddedChunkedGraph.open(store, PCG_TABLE)
+    links = SegmentationTable.of(store.get_table(TABLE))
+    t0 = utc_now()
+    refresh_table(store, seg, cg, TABLE, t0)
+    ds = args.datastack
+    create_version(store, ds, t0, [TABLE], VersionOptions(kind="flat"))
+    create_version(store, ds, t0, [TABLE], VersionOptions(kind="history"))
+    history_before = table_bytes(store, links.history)
+    kinds = make_edits(cg, Layout(manifest.cells), args.edits, np.random.default_rng(args.seed))
+    time.sleep(0.01)
+    t1 = utc_now()
+    refresh_table(store, seg, cg, TABLE, t1)
+    history_growth = table_bytes(store, links.history) - history_before
+    settle(store)
+    print(f"setup {setup_s:.0f} s: {n:,} synapses, edits {kinds}", flush=True)
+
+    # 1. version creation at T1, alternating which goes first
+    create_s: dict[str, list[float]] = {"flat": [], "history": []}
+    numbers: dict[str, int] = {}
+    for order in (("flat", "history"), ("history", "flat"))[: args.rounds]:
+        for kind in order:
+            seconds, info = timed(
+                lambda k=kind: create_version(store, ds, t1, [TABLE], VersionOptions(kind=k))
+            )
+            create_s[kind].append(seconds)
+            numbers[kind] = info.version
+    flat_s, hist_s = (statistics.median(create_s[k]) for k in ("flat", "history"))
+    print(f"version create: flat {flat_s:.2f} s, history {hist_s:.3f} s ({flat_s / hist_s:.0f}x)")
+    out.append(figure("version_create_s", hist_s, "s", flat_s))
+
+    # 2. bytes per version
+    flat_bytes = database_bytes(store, get_version(store, ds, numbers["flat"]).database)
+    print(f"bytes: flat copy {flat_bytes:,}, history growth T0..T1 {history_growth:,}")
+    out.append(figure("version_bytes", history_growth, "bytes", flat_bytes))
+    settle(store)
+
+    # 3. the same queries on both versions, interleaved
+    engine = QueryEngine(store, lambda _ds: cg, row_cap=n + 1, batch_rows=65_536)
+    rng = random.Random(args.seed)
+    with store.read() as conn:
+        roots = [
+            int(r)
+            for (r,) in conn.exec_driver_sql(
+                f'SELECT DISTINCT pre_pt_root_id FROM "{links.name}" WHERE pre_pt_root_id > 0'
+            )
+        ]
+        [(lo_x, hi_x, lo_y, hi_y, lo_z, hi_z)] = conn.exec_driver_sql(
+            "SELECT min(pre_pt_position_x), max(pre_pt_position_x), min(pre_pt_position_y), "
+            f"max(pre_pt_position_y), min(pre_pt_position_z), max(pre_pt_position_z) FROM {TABLE}"
+        ).all()
+    runs = Runs()
+    for _ in range(args.queries):
+        chosen = rng.sample(roots, min(100, len(roots)))
+        sx, sy = max(1, (hi_x - lo_x) // 10), max(1, (hi_y - lo_y) // 10)
+        x, y = rng.randint(lo_x, hi_x - sx), rng.randint(lo_y, hi_y - sy)
+        box = ((x, y, lo_z), (x + sx, y + sy, hi_z))
+        specs = {
+            "roots": QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", chosen),)),
+            "box": QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_position", "spatial", box),)),
+        }
+        for kind in rng.sample(["flat", "history"], 2):
+            for name, spec in specs.items():
+                seconds, _ = timed(
+                    lambda s=spec, k=kind: drain(engine.version_query(ds, numbers[k], s))
+                )
+                runs.add(kind, name, seconds)
+    full: dict[str, float] = {}
+    for kind in ("flat", "history", "flat", "history")[: 2 * args.rounds]:
+        seconds, rows = timed(
+            lambda k=kind: drain(engine.version_query(ds, numbers[k], QuerySpec((TABLE,))))
+        )
+        full[kind] = max(full.get(kind, 0.0), rows / seconds)
+    for name in ("roots", "box"):
+        f50, h50 = runs.p("flat", name, 0.5), runs.p("history", name, 0.5)
+        f99, h99 = runs.p("flat", name, 0.99), runs.p("history", name, 0.99)
+        print(f"{name}: p50 flat {f50:.1f} ms, history {h50:.1f} ms; p99 {f99:.1f} / {h99:.1f}")
+    out.append(
+        figure(
+            "root_filter_p50_ms",
+            runs.p("history", "roots", 0.5),
+            "ms",
+            runs.p("flat", "roots", 0.5),
+        )
+    )
+    out.append(
+        figure(
+            "root_filter_p99_ms",
+            runs.p("history", "roots", 0.99),
+            "ms",
+            runs.p("flat", "roots", 0.99),
+        )
+    )
+    out.append(
+        figure(
+            "spatial_box_p50_ms", runs.p("history", "box", 0.5), "ms", runs.p("flat", "box", 0.5)
+        )
+    )
+    print(f"full read: flat {full['flat']:,.0f} rows/s, history {full['history']:,.0f} rows/s")
+    out.append(figure("full_read_rows_per_s", full["history"], "rows/s", full["flat"]))
+
+    # 4. any instant between T0 and T1 against the version query of the same roots
+    span = (t1 - t0).total_seconds()
+    for _ in range(args.queries):
+        chosen = rng.sample(roots, min(10, len(roots)))
+        spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", chosen),))
+        at = t0 + timedelta(seconds=rng.random() * span)
+        seconds, _ = timed(lambda s=spec, a=at: drain(engine.live_query(ds, a, s)))
+        runs.add("live", "roots10", seconds)
+        seconds, _ = timed(lambda s=spec: drain(engine.version_query(ds, numbers["history"], s)))
+        runs.add("history", "roots10", seconds)
+    any_p50, version_p50 = runs.p("live", "roots10", 0.5), runs.p("history", "roots10", 0.5)
+    print(f"any instant: p50 {any_p50:.1f} ms against the version query's {version_p50:.1f} ms")
+    out.append(figure("any_instant_p50_ms", any_p50, "ms", version_p50))
+    engine.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--synapses", type=int, default=1_000_000)
+    parser.add_argument("--edits", type=int, default=1_000)
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=2, choices=(1, 2))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the database and the volume")
+    args = parser.parse_args()
+    stamp = int(time.time())
+    name = f"fixative_bench_v{stamp}"
+    args.datastack = f"vbench{stamp}"
+    directory = Path(tempfile.mkdtemp(prefix="fixative_versions_"))
+    print(f"database {name}, {args.synapses:,} synapses", flush=True)
+    store = open_store(pg_url(name))
+    out: list[str] = []
+    started: datetime = utc_now()
+    try:
+        run(store, directory, args, out)
+    finally:
+        target = target_for(store)
+        if not args.keep:
+            from fixative.versions import list_versions
+
+            for v in list_versions(store, args.datastack, include_expired=True):
+                if v.copied:
+                    target.drop(v.database)
+            store.dispose()
+            drop_pg_database(name)
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            store.dispose()
+            print(f"kept: database {name}, volume {directory}")
+    print(f"({(utc_now() - started).total_seconds():.0f} s in all)")
+    for line in out:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
