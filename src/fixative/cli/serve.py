@@ -16,7 +16,7 @@ from fixative.cli.context import pass_ctx
 if TYPE_CHECKING:
     from fixative.api.services import HttpServices
     from fixative.cli.context import Context
-    from fixative.runner.reaper import Reaper, Recovered
+    from fixative.runner.reaper import Reaper
     from fixative.runner.schedule import EmbeddedScheduler
 
 MAX_WORKERS = 64
@@ -90,25 +90,15 @@ def _scheduler(ctx: Context, services: HttpServices) -> EmbeddedScheduler | None
 
 
 def _reaper(services: HttpServices) -> Reaper | None:
-    """Runs of dead processes redone by this server's runner (the inline pool, or the workers
-    with a broker) and their version builds cleaned: now, then every few seconds."""
+    """Runs of dead processes redone by this server's runner, now and every few seconds."""
     from datetime import timedelta
 
-    from fixative.runner.inline import InlineRunner
-    from fixative.runner.reaper import Reaper, reap_every_s, recover
-    from fixative.versions.builders import builder_id
+    from fixative.runner.reaper import serving_reaper
 
-    runner = services.runner
-    if runner is None:
+    if services.runner is None:
         return None
     stale_after = timedelta(seconds=services.settings.run_stale_after_s)
-    owner = builder_id() if isinstance(runner, InlineRunner) else None
-    store = services.store
-
-    def once() -> Recovered:
-        return recover(store, stale_after=stale_after, redo=runner.resume, owner=owner)
-
-    return Reaper(once, reap_every_s(stale_after)).start()
+    return serving_reaper(services.store, services.runner, stale_after)
 
 
 def _announce(url: str, how: str = "") -> None:

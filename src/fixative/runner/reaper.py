@@ -12,9 +12,10 @@ process is provably gone, or its heartbeat is older than ``run_stale_after_s``) 
 - cleans the version builds of the dead owners (``recover_versions``), before any redo, so the
   new attempt is not refused by its predecessor's build.
 
-``Reaper`` repeats ``recover`` on a timer thread: in every Celery worker process and in
-``fixative serve``'s inline runner. A QUEUED run of a Celery runner waits on the broker and is
-left alone (``fixative doctor`` reports one queued for longer than the visibility timeout).
+``Reaper`` repeats ``recover`` on a timer thread: in every Celery worker process, in
+``fixative serve`` and in each of its gunicorn workers (``serving_reaper``). A QUEUED run of a
+Celery runner waits on the broker and is left alone (``fixative doctor`` reports one queued for
+longer than the visibility timeout).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fixative.runner.doctor import open_runs, run_is_dead
+from fixative.runner.port import TaskRunner
 from fixative.runner.records import FAILED, QUEUED, RunInfo
 from fixative.runner.tables import workflow_runs
 from fixative.runner.tasks import RECOVER_GRACE
@@ -151,3 +153,18 @@ class Reaper:
 def reap_every_s(stale_after: timedelta) -> float:
     """How often to look: a quarter of the stale threshold, between 1 s and 30 s."""
     return min(30.0, max(1.0, stale_after.total_seconds() / 4))
+
+
+def serving_reaper(store: Store, runner: TaskRunner, stale_after: timedelta) -> Reaper:
+    """The reaper of a serving process (``fixative serve``, and each gunicorn worker): dead
+    processes' runs redone by ``runner`` (this process's inline pool, or the workers behind a
+    broker) and their version builds cleaned, now and then every few seconds."""
+    from fixative.runner.inline import InlineRunner
+    from fixative.versions.builders import builder_id
+
+    owner = builder_id() if isinstance(runner, InlineRunner) else None
+
+    def once() -> Recovered:
+        return recover(store, stale_after=stale_after, redo=runner.resume, owner=owner)
+
+    return Reaper(once, reap_every_s(stale_after)).start()
