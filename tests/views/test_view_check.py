@@ -70,6 +70,8 @@ KNOWN = {"synapses": _table("synapses", "synapse"), "cells": _table("cells", "ce
         ("SELECT 1 AS one", "at least one annotation table"),
         ("SELECT row_number() OVER () AS n FROM synapses", "window functions"),
         ("SELEKT id FROM synapses", "not"),
+        ("WITH cells AS (SELECT id FROM synapses) SELECT id FROM cells", "'cells', a table"),
+        ("SELECT 'fixative_source_0' AS x FROM cells", "reserved"),
         ("", "one SELECT"),
     ],
 )
@@ -126,3 +128,14 @@ def test_compiled_sql_runs_on_sqlite() -> None:
     db.executemany("INSERT INTO cells VALUES (?, ?, 'c', 1)", [(1, "a"), (2, "a"), (3, "b")])
     assert sorted(db.execute(checked.compiled("sqlite")).fetchall()) == [("a", 2), ("b", 1)]
     assert '"cells"."cell_type"' in checked.compiled("postgresql")
+
+
+def test_tables_can_be_read_from_other_sources() -> None:
+    """A version without copies reads each table from a derived table in its place."""
+    sql = "WITH c AS (SELECT pt_root_id FROM cells) SELECT count(*) AS n FROM c, cells"
+    checked = check_view_sql(sql, KNOWN)
+    text = checked.compiled("sqlite", {"cells": "SELECT 7 AS pt_root_id"})
+    assert text.count("(SELECT 7 AS pt_root_id)") == 2
+    assert '"cells" AS' not in text.replace('(SELECT 7 AS pt_root_id) AS "cells"', "")
+    db = sqlite3.connect(":memory:")
+    assert db.execute(text).fetchall() == [(1,)]

@@ -80,6 +80,7 @@ REFUSED_NODES: tuple[type, ...] = (
     exp.Window,
 )
 QUERY_KINDS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+SOURCE_MARK = "fixative_source_"  # stands for a table read from a derived table (see compiled)
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,23 @@ class CheckedView:
     columns: tuple[ViewColumn, ...]
     query: exp.Expression
 
-    def compiled(self, dialect: str) -> str:
-        """The query in ``"postgresql"`` or ``"sqlite"`` syntax."""
+    def compiled(self, dialect: str, sources: Mapping[str, str] | None = None) -> str:
+        """The query in ``"postgresql"`` or ``"sqlite"`` syntax; ``sources``: SQL (in that
+        dialect, from metadata only) to read in place of some tables."""
         target = "postgres" if dialect == "postgresql" else dialect
-        return self.query.sql(dialect=target)
+        if not sources:
+            return self.query.sql(dialect=target)
+        query = self.query.copy()
+        ctes = {c.alias_or_name for c in query.find_all(exp.CTE)}
+        marks: dict[str, str] = {}
+        for table in list(query.find_all(exp.Table)):
+            if table.name in sources and table.name not in ctes:
+                mark = marks.setdefault(table.name, f"{SOURCE_MARK}{len(marks)}")
+                table.set("this", exp.to_identifier(mark, quoted=True))
+        text = query.sql(dialect=target)
+        for name, mark in marks.items():
+            text = text.replace(f'"{mark}"', f"({sources[name]})")
+        return text
 
 
 def check_view_sql(sql: object, known: Mapping[str, TableColumns]) -> CheckedView:
@@ -111,6 +125,8 @@ def check_view_sql(sql: object, known: Mapping[str, TableColumns]) -> CheckedVie
         raise InvalidInput(f"a view's SQL may be at most {MAX_SQL_CHARS} characters")
     if "\x00" in sql:
         raise InvalidInput("a view's SQL may not hold a NUL character")
+    if SOURCE_MARK in sql.lower():
+        raise InvalidInput(f"view SQL may not contain {SOURCE_MARK!r} (reserved)")
     _refuse_comments(sql)
     tree = _one_statement(sql)
     _refuse_nodes(tree)
@@ -203,6 +219,9 @@ def _allowed(node: exp.Func) -> bool:
 
 def _tables_read(tree: exp.Expression, known: Mapping[str, TableColumns]) -> tuple[str, ...]:
     ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    shadowing = sorted(ctes & set(known))
+    if shadowing:
+        raise InvalidInput(f"view SQL's WITH names {shadowing[0]!r}, a table: choose another name")
     found: list[str] = []
     for table in tree.find_all(exp.Table):
         name = table.name

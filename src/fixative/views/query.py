@@ -4,7 +4,9 @@ takes every filter, ``select_columns``, ``desired_resolution``, ``split_position
 ``random_sample`` and counts as a table does.
 
 - At a version: the SELECT runs in the version database, whose tables are the flat copies under
-  the same names (every table the view reads must be in the version).
+  the same names (every table the view reads must be in the version); at a version kept as
+  root-id history rows, each table is read instead from the live table and its history at the
+  version's instant, as ``HistoryRelation`` lays it out.
 - Live at an instant T (``live_compatible`` views): each table the view reads is taken whole at T
   from the live query engine (exactly what a version made at T would hold: rows visible at T,
   root ids at T), loaded into an in-memory SQLite database under its own name, and the view runs
@@ -18,17 +20,18 @@ the same on both backends and from one request to the next.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from fixative.errors import FixativeError, NotFound, Unprocessable
-from fixative.query.columns import TableColumns
-from fixative.query.compile import SQL_TYPES, filter_clause, sample_clause
+from fixative.query.columns import TableColumns, flat_columns
+from fixative.query.compile import SQL_TYPES, HistoryRelation, filter_clause, sample_clause
 from fixative.query.engine import QueryEngine, QueryResult, stream_batches
 from fixative.query.plan import QueryPlan, make_plan
 from fixative.query.spec import QuerySpec
@@ -36,6 +39,11 @@ from fixative.query.stream import SqliteCursor, VersionDatabase
 from fixative.schemas.types import PointField
 from fixative.views.check import CheckedView
 from fixative.views.model import ViewInfo
+
+DIALECTS: dict[str, Callable[[], sa.Dialect]] = {
+    "postgresql": postgresql.dialect,
+    "sqlite": sqlite.dialect,
+}
 
 
 @dataclass(frozen=True)
@@ -141,11 +149,6 @@ def _at_version(
     engine: QueryEngine, target: CheckedTarget, datastack: str, version: int, spec: QuerySpec
 ) -> tuple[VersionDatabase, ViewQuery]:
     opened = engine.opened_version(datastack, version)
-    if getattr(opened.info, "history_at", None) is not None:
-        raise Unprocessable(
-            f"version {version} is kept as root-id history rows; views are answered at "
-            "flat-copy versions only (for now)"
-        )
     missing = [t for t in target.checked.tables if t not in opened.tables]
     if missing:
         raise NotFound(
@@ -154,7 +157,27 @@ def _at_version(
         )
     plan = make_plan(spec, [target.table], engine.row_cap)
     db = opened.database
-    return db, ViewQuery(plan, target.checked.compiled(db.dialect_name), db.dialect_name)
+    sources = None
+    if opened.info.history_at is not None:
+        sources = _history_sources(engine, target, db.dialect_name, opened.info.history_at)
+    sql = target.checked.compiled(db.dialect_name, sources)
+    return db, ViewQuery(plan, sql, db.dialect_name)
+
+
+def _history_sources(
+    engine: QueryEngine, target: CheckedTarget, dialect: str, at: datetime
+) -> dict[str, str]:
+    """For a version kept as root-id history rows (no copy): each table the view reads as the
+    live rows visible at T joined with the history intervals that hold T, the version tables'
+    columns under their names (``HistoryRelation``), rendered from metadata and the instant."""
+    compiler = DIALECTS[dialect]()
+    out = {}
+    for i, name in enumerate(target.checked.tables):
+        table = flat_columns(engine.store.get_table(name))
+        rel = HistoryRelation(table, f"h{i}", dialect, at)
+        select = sa.select(*(rel.col(c.name) for c in table.columns))
+        out[name] = str(select.compile(dialect=compiler, compile_kwargs={"literal_binds": True}))
+    return out
 
 
 def version_view_query(
