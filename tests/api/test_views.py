@@ -361,3 +361,19 @@ def test_reading_a_view_takes_every_table_it_reads(views: ReadWorld) -> None:
     finally:
         update_table_metadata(views.store, "cell_types", MetadataChange(read_permission="PUBLIC"))
         services.engine.close()
+
+
+def test_notices_of_the_tables_read_are_warnings(views: ReadWorld) -> None:
+    sql = "SELECT tag, count(*) AS n FROM nucleus_tags GROUP BY tag"
+    assert _define(views, "tag_counts", sql, False)
+    try:
+        url = f"{views.url}/materialize/api/v3/datastack/{views.datastack}/version/3/views"
+        response = requests.post(
+            url + "/tag_counts/query?return_pyarrow=false", json={}, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        assert "tags are provisional" in response.headers["Warning"]
+        want = views.rows_at("nucleus_tags", views.instants["v3"]).groupby("tag").size()
+        assert {r["tag"]: r["n"] for r in response.json()} == want.to_dict()
+    finally:
+        delete_view(views.store, views.datastack, "tag_counts")

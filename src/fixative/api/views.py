@@ -28,6 +28,7 @@ from fixative.api.query_body import simple_spec
 from fixative.api.services import HttpServices
 from fixative.api.wire import json_body, timestamp_arg
 from fixative.errors import InvalidInput, NotFound
+from fixative.query.columns import TableColumns
 from fixative.query.engine import QueryEngine
 from fixative.query.spec import QuerySpec
 from fixative.views.definitions import (
@@ -129,6 +130,16 @@ def _new_view(body: Any, datastack: str, user_id: str, default_res: Any) -> NewV
     )
 
 
+def _notices(tables: dict[str, TableColumns], target: CheckedTarget) -> list[str]:
+    """The notice texts of the tables a view reads, as a table query's warnings say them."""
+    out = []
+    for name in target.checked.tables:
+        notice = tables[name].info.notice_text
+        if notice:
+            out.append(f"Table Owner Notice on {name}: {notice}")
+    return out
+
+
 def _counted(count: int, flags: Flags, spec: QuerySpec, target: CheckedTarget) -> Response:
     """The count, with the resolution header caveclient's ``query_view`` needs to build the
     frame's attributes (it reads no ``voxel_resolution`` from a view's metadata)."""
@@ -152,7 +163,9 @@ def views_blueprint(services: HttpServices) -> Blueprint:
         return jsonify({t.info.name: schema_dict(t.table) for t in found})
 
     def at_version(datastack: str, version: int, view: str) -> CheckedTarget:
-        access = ViewAccess(services, datastack)
+        return find_at_version(ViewAccess(services, datastack), version, view)
+
+    def find_at_version(access: ViewAccess, version: int, view: str) -> CheckedTarget:
         for target in access.at_version(version):
             if target.info.name == view:
                 return target
@@ -170,12 +183,15 @@ def views_blueprint(services: HttpServices) -> Blueprint:
         flags = Flags.parse()
         spec = simple_spec(json_body(required=False), view, random_sample=_random_sample())
         cat.version(services, datastack, version)
-        target = at_version(datastack, version, view)
+        access = ViewAccess(services, datastack)
+        target = find_at_version(access, version, view)
         engine = _engine(services)
         if flags.count:
             count = version_view_count(engine, target, datastack, version, spec)
             return _counted(count, flags, spec, target)
-        return flags.respond(version_view_query(engine, target, datastack, version, spec))
+        result = version_view_query(engine, target, datastack, version, spec)
+        result.warnings.extend(_notices(access.tables, target))
+        return flags.respond(result)
 
     def live_query(datastack: str, view: str) -> Response:
         flags = Flags.parse()
@@ -190,6 +206,7 @@ def views_blueprint(services: HttpServices) -> Blueprint:
         got = live_view_query(engine, target, datastack, at, spec, tables, count=flags.count)
         if isinstance(got, int):
             return _counted(got, flags, spec, target)
+        got.warnings.extend(_notices(access.tables, target))
         return flags.respond(got)
 
     _admin_routes(bp, services)
