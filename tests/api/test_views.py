@@ -214,6 +214,18 @@ def test_live_at_an_instant(views: ReadWorld) -> None:
         views, CONNECTIVITY, at, {"filter_equal_dict": {CONNECTIVITY: {"pre_cell": "relabelled"}}}
     )
     assert counted.status_code == 200
+    cave = client(views)
+    through = cave.materialize.live_live_query(CONNECTIVITY, at, metadata=False)
+    _same(through, want)
+    narrowed = cave.materialize.live_live_query(
+        CONNECTIVITY,
+        at,
+        filter_equal_dict={CONNECTIVITY: {"pre_cell": "relabelled"}},
+        select_columns={CONNECTIVITY: ["pre_cell", "n_synapses"]},
+        metadata=False,
+    )
+    assert list(narrowed.columns) == ["pre_cell", "n_synapses"]
+    assert sorted(narrowed.n_synapses) == sorted(want[want.pre_cell == "relabelled"].n_synapses)
     refused = _live(views, POINTS, at, {})
     assert refused.status_code == 422
     assert "live_compatible" in refused.json()["message"]

@@ -106,6 +106,10 @@ def query_blueprint(services: HttpServices) -> Blueprint:
         flags = Flags.parse()
         services.datastack(datastack)
         spec, at = live_spec(json_body(required=True))
+        from fixative.api.views import is_view, live_view_response
+
+        if is_view(services, datastack, spec):  # a live_compatible view, as a table
+            return live_view_response(services, datastack, spec, at, flags)
         readable(datastack, spec)
         if flags.count:
             raise InvalidInput("count=True is not supported on live queries")

@@ -7,7 +7,8 @@ At a version: ``views`` (caveclient ``get_views``), ``views/schemas`` (``get_vie
 ``select_columns``, paging, ``random_sample`` and ``count``). A version lists the views whose
 tables it holds and this request's user may read: reading a view takes read permission on
 every table it reads. Live: ``POST .../datastack/{ds}/views/{view}/query?timestamp=T`` answers a
-``live_compatible`` view at T (``fixative.views.query``).
+``live_compatible`` view at T (``fixative.views.query``), and so does the live query endpoint
+(caveclient ``live_live_query(view, T, metadata=False)``) when its ``table`` is a view.
 
 Administration (datastack admins): ``GET`` lists the definitions with their SQL, ``POST``
 creates one (``{"name", "sql", "description", "voxel_resolution", "notice_text",
@@ -16,6 +17,7 @@ creates one (``{"name", "sql", "description", "voxel_resolution", "notice_text",
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -34,6 +36,7 @@ from fixative.query.spec import QuerySpec
 from fixative.views.definitions import (
     create_view,
     delete_view,
+    find_view,
     get_view,
     known_tables,
     list_views,
@@ -149,6 +152,29 @@ def _counted(count: int, flags: Flags, spec: QuerySpec, target: CheckedTarget) -
     return response
 
 
+def is_view(services: HttpServices, datastack: str, spec: QuerySpec) -> bool:
+    """A live body (caveclient's ``live_live_query``) naming one view and no table."""
+    name = spec.tables[0]
+    if len(spec.tables) != 1 or spec.joins or services.store.find_table(name) is not None:
+        return False
+    return find_view(services.store, datastack, name) is not None
+
+
+def live_view_response(
+    services: HttpServices, datastack: str, spec: QuerySpec, at: datetime, flags: Flags
+) -> Response:
+    """A ``live_compatible`` view at ``at`` (``spec.tables``: the view alone)."""
+    access = ViewAccess(services, datastack)
+    target = access.one(spec.tables[0])
+    engine = _engine(services)
+    tables = {t: access.tables[t] for t in target.checked.tables}
+    got = live_view_query(engine, target, datastack, at, spec, tables, count=flags.count)
+    if isinstance(got, int):
+        return _counted(got, flags, spec, target)
+    got.warnings.extend(_notices(access.tables, target))
+    return flags.respond(got)
+
+
 def views_blueprint(services: HttpServices) -> Blueprint:
     bp = Blueprint("views", __name__)
 
@@ -199,15 +225,7 @@ def views_blueprint(services: HttpServices) -> Blueprint:
         if at is None:
             raise InvalidInput("a live view query needs the query parameter timestamp")
         spec = simple_spec(json_body(required=False), view, random_sample=_random_sample())
-        access = ViewAccess(services, datastack)
-        target = access.one(view)
-        engine = _engine(services)
-        tables = {t: access.tables[t] for t in target.checked.tables}
-        got = live_view_query(engine, target, datastack, at, spec, tables, count=flags.count)
-        if isinstance(got, int):
-            return _counted(got, flags, spec, target)
-        got.warnings.extend(_notices(access.tables, target))
-        return flags.respond(got)
+        return live_view_response(services, datastack, spec, at, flags)
 
     _admin_routes(bp, services)
     rules: list[tuple[str, Any, str]] = [
