@@ -31,7 +31,7 @@ from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.query.spec import QuerySpec
 from fixative.store import NewTable, Store
 from fixative.store import tables as t
-from fixative.store.root_history import record_intervals
+from fixative.store.root_history import record_instant, record_intervals
 from fixative.store.segmentation import SegmentationTable
 from fixative.testing.clock import TickingClock
 from fixative.versions import VersionOptions, create_version
@@ -185,7 +185,7 @@ class QueryWorld:
 
     def bring_to(self, at: datetime) -> None:
         """Segmentation rows for rows created by ``at``, all roots at ``at``, recorded in
-        the root-id histories at ``at`` as ingest and root updates do."""
+        the root-id histories at ``at`` and ``at`` recorded, as a refresh does."""
         segs = {
             name: SegmentationTable.of(self.store.get_table(name))
             for name in ("synapses", "cells", "nuclei")
@@ -209,6 +209,7 @@ class QueryWorld:
                 if links:
                     conn.execute(seg.insert(), links)
                     record_intervals(conn, segs[name], [row["id"] for row in links], at)
+                record_instant(conn, name, at)
             meta = t.segmentation_table_metadata
             conn.execute(meta.update().values(last_updated=at))
 

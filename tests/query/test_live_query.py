@@ -222,3 +222,27 @@ def test_table_newer_than_every_version(world: QueryWorld, engine: QueryEngine) 
     assert [r["id"] for r in rows] == sorted(cells & {int(i) for i in ids[1:]})
     with pytest.raises(NotFound, match="late"):
         engine.version_query(world.datastack, 2, QuerySpec(("late",)))
+
+
+def test_live_starts_from_the_latest_recorded_instant(
+    world: QueryWorld, engine: QueryEngine
+) -> None:
+    """After the last version, a live query starts from the table's latest recorded instant
+    (its root-id history there), and corrects the roots edited since with the chunkedgraph."""
+    from fixative.query.live import _base
+    from fixative.versions import list_versions
+
+    world.edit_graph(merges=2, splits=1)
+    at = world.store.clock()
+    base = _base(engine, list_versions(world.store, world.datastack), "synapses", at)
+    assert base is not None
+    assert (base.info.kind, base.info.time_stamp) == ("history", world.times["t3"])
+    world.times["now"] = at
+    moved = changed_roots(world, "now", "t3")
+    assert moved  # the edits moved some roots since t3
+    for spec in (
+        QuerySpec(("synapses",)),
+        QuerySpec(("synapses",), filters=(Filter("synapses", "pre_pt_root_id", "in", moved),)),
+        QuerySpec(("tags", "cells"), joins=(TAG_CELL,)),
+    ):
+        check(engine, world, "now", spec)

@@ -6,7 +6,7 @@ nothing new; a database from before the history gets it by migration."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.resources import files
 
 import numpy as np
@@ -101,3 +101,18 @@ def test_a_database_from_before_the_history_gets_it_by_migration(world: World) -
     world.store.migrate()
     _check_at(world, at)
     assert {r["valid_from"] for r in _history(world)} == {at}
+
+
+def test_a_refresh_records_its_instant_only_when_every_row_is_linked(world: World) -> None:
+    from fixative.store.root_history import latest_instant
+    from fixative.workflows.refresh import _record_if_whole
+
+    world.insert(40, seed=21)
+    at = world.clock()
+    refresh_table(world.store, world.seg, world.cg, TABLE, at)
+    world.insert(5, seed=22)  # written after the refresh, not linked
+    later = world.clock()
+    _record_if_whole(world.store, TABLE, later)
+    with world.store.read() as conn:
+        assert latest_instant(conn, TABLE, later) == at  # not ``later``: 5 rows unlinked
+        assert latest_instant(conn, TABLE, at - timedelta(microseconds=1)) is None

@@ -30,6 +30,7 @@ from fixative.query.spec import QuerySpec
 from fixative.query.stream import RawCursor, VersionDatabase, open_version_database
 from fixative.segmentation.port import SegmentationSource
 from fixative.store.base import Store
+from fixative.store.root_history import latest_instant
 from fixative.versions import get_version, list_version_tables
 from fixative.versions.model import AVAILABLE, VersionInfo
 
@@ -108,6 +109,7 @@ class QueryEngine:
         self.row_cap = row_cap
         self.batch_rows = batch_rows
         self._open: dict[tuple[str, int], OpenVersion] = {}
+        self._live: VersionDatabase | None = None  # the live database, read as history
         self._lock = threading.Lock()
 
     # -- versions ----------------------------------------------------------------------------
@@ -187,6 +189,36 @@ class QueryEngine:
             _release=cursor.close,
         )
 
+    def recorded_instant(self, table: str, at: datetime) -> datetime | None:
+        """The table's latest recorded instant at or before ``at`` (its history is exact
+        there), if any."""
+        with self.store.read() as conn:
+            return latest_instant(conn, table, at)
+
+    def history_at(self, table: str, instant: datetime) -> OpenVersion:
+        """The table at one of its recorded instants, as a version read from the live
+        database's root-id history (not in the catalogue: a base for live queries)."""
+        info = VersionInfo(
+            id=0,
+            datastack="",
+            version=0,
+            time_stamp=instant,
+            created_at=instant,
+            expires_on=None,
+            status=AVAILABLE,
+            valid=True,
+            is_merged=True,
+            parent_version=None,
+            error=None,
+            builder=None,
+            database="",
+            kind="history",
+        )
+        with self._lock:
+            if self._live is None:
+                self._live = open_version_database(self.store, info, None, self.timeout_s)
+            return OpenVersion(info, frozenset({table}), self._live)
+
     # -- live ------------------------------------------------------------------------------------
 
     def live_query(self, datastack: str, at: datetime, spec: QuerySpec) -> QueryResult:
@@ -199,5 +231,8 @@ class QueryEngine:
     def close(self) -> None:
         with self._lock:
             opened, self._open = list(self._open.values()), {}
+            live, self._live = self._live, None
         for o in opened:
             o.database.dispose()
+        if live is not None:
+            live.dispose()

@@ -2,8 +2,10 @@
 
 Per table of the query (joined tables too), the rows at T are:
 
-1. the base version's rows (the newest AVAILABLE version at or before T holding the table, else
-   the oldest after T; none when there is no such version), read with every non-root filter in
+1. the base's rows (the newest AVAILABLE version at or before T holding the table, or the
+   table's latest recorded instant at or before T when it is later: its root-id history there;
+   else the oldest version after T; none when there is no such version), read with every
+   non-root filter in
    SQL; ``in``/``equal`` root filters are widened to the roots' past ids at the version's instant
    (``get_past_id_mapping``) when the version is older than T, else not pushed down;
 2. minus the ids visible at the version's instant but not at T (one indexed query on the live
@@ -117,10 +119,22 @@ def run_live_query(
 def _base(
     engine: QueryEngine, versions: list[VersionInfo], table: str, at: datetime
 ) -> OpenVersion | None:
-    """The version the table's rows at ``at`` start from (see the module doc)."""
+    """What the table's rows at ``at`` start from (see the module doc): the latest of the
+    newest version at or before ``at`` holding it and the table's latest recorded instant at
+    or before ``at`` (its root-id history there); else the oldest version after ``at``."""
     past = [v for v in versions if v.time_stamp <= at][::-1]
     future = [v for v in versions if v.time_stamp > at]
-    for v in past + future:
+    found = _opened_first(engine, past, table)
+    recorded = engine.recorded_instant(table, at)
+    if recorded is not None and (found is None or recorded > found.info.time_stamp):
+        return engine.history_at(table, recorded)
+    return found if found is not None else _opened_first(engine, future, table)
+
+
+def _opened_first(
+    engine: QueryEngine, versions: list[VersionInfo], table: str
+) -> OpenVersion | None:
+    for v in versions:
         try:
             opened = engine.opened_version(v.datastack, v.version)
         except Conflict:  # expired since it was listed

@@ -10,7 +10,10 @@ rows' intervals that hold T and opens one at T with the values the segmentation 
 starts later ends where that one starts. Running the same write again changes nothing.
 
 The segmentation table stays what current queries read: the cache of the open intervals. The
-history answers for any recorded instant: ``rows_at`` reads the intervals holding T.
+history is exact at the instants a table was brought wholly to (an ingest and a root update at
+the same T: ``record_instant``); at any other instant its roots are those of the last update
+before it, which a live query corrects with the chunkedgraph. ``rows_at`` reads the intervals
+holding T.
 """
 
 from __future__ import annotations
@@ -152,3 +155,22 @@ def rows_at(conn: sa.Connection, seg: SegmentationTable, at: datetime) -> tuple[
     found = read_int64(conn, sql, len(exprs), binds=(_at(at),))
     found = found[np.argsort(found[:, 0])]
     return found[:, 0].copy(), found[:, 1:].copy()
+
+
+def record_instant(conn: sa.Connection, table: str, at: datetime) -> None:
+    """Record that ``table`` was brought wholly to ``at`` (every row created by then linked,
+    every root resolved at ``at``): its history is exact there."""
+    ri = t.recorded_instants
+    found = conn.execute(
+        sa.select(ri.c.id).where(ri.c.table_name == table, ri.c.instant == at)
+    ).first()
+    if found is None:
+        conn.execute(ri.insert().values(table_name=table, instant=at))
+
+
+def latest_instant(conn: sa.Connection, table: str, at: datetime) -> datetime | None:
+    """The latest recorded instant of ``table`` at or before ``at``."""
+    ri = t.recorded_instants
+    query = sa.select(sa.func.max(ri.c.instant)).where(ri.c.table_name == table, ri.c.instant <= at)
+    found: datetime | None = conn.execute(query).scalar()
+    return found

@@ -150,6 +150,18 @@ def unlinked_ranges(
     return id_ranges(conn, sql, chunk_rows, binds=tuple(binds))
 
 
+def has_unlinked(
+    conn: sa.Connection, seg: SegmentationTable, at: datetime, after: datetime | None
+) -> bool:
+    """Whether some annotation created at or before ``at`` (and after ``after``) has no
+    segmentation row (stops at the first)."""
+    binds = [_at(at)]
+    if after is not None:
+        binds.append(sa.bindparam("after", after, type_=UtcDateTime))
+    sql = f"SELECT 1 FROM ({_unlinked_sql(seg, after is not None)}) AS u LIMIT 1"
+    return conn.execute(sa.text(sql).bindparams(*binds)).first() is not None
+
+
 def complete_through(conn: sa.Connection, seg: SegmentationTable, at: datetime) -> datetime:
     """The latest instant ``c <= at`` at which every annotation of the table created at or
     before ``c`` is already committed, and so visible to every statement run after this one:

@@ -57,6 +57,17 @@ segmentation_table_metadata = sa.Table(
 )
 
 
+# the instants a table was brought wholly to (``fixative.store.root_history``; migration 0014)
+recorded_instants = sa.Table(
+    "recorded_instants",
+    metadata,
+    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(64), nullable=False),
+    sa.Column("instant", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("table_name", "instant", name="uq_recorded_instants"),
+)
+
+
 def all_metadata() -> sa.MetaData:
     """The shared metadata with every module's tables registered (chunkedgraph, versions,
     workflow runs, tokens, idempotency keys, view definitions)."""

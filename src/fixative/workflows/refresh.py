@@ -1,5 +1,6 @@
 """Bring one table's segmentation to T: ingest new annotations at T, update the stored root ids
-from ``last_updated`` to T, then set ``last_updated = T`` (only after both succeeded).
+from ``last_updated`` to T, then set ``last_updated = T`` and record T as an instant the table's
+root-id history is exact at (only after both succeeded).
 
 Both phases are planned before either runs, so progress covers the whole job; planning the root
 update first also keeps the ingested rows (already resolved at T) out of it.
@@ -13,6 +14,8 @@ from datetime import datetime
 from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store
+from fixative.store.root_history import record_instant
+from fixative.store.segmentation import SegmentationTable, has_unlinked, linked_through
 from fixative.workflows.ingest import IngestResult, make_ingest_plan, run_ingest
 from fixative.workflows.progress import RunOptions
 from fixative.workflows.update_roots import RootUpdateResult, plan_update_roots, run_update_roots
@@ -47,4 +50,16 @@ def refresh_table(
 
     ingested = run_ingest(store, seg, cg, ingest_plan, ingest_progress)
     updated = run_update_roots(store, cg, roots_plan, roots_progress)
+    _record_if_whole(store, table, at)
     return TableRefresh(ingested, updated)
+
+
+def _record_if_whole(store: Store, table: str, at: datetime) -> None:
+    """Record ``at`` as an instant the table's history is exact at, when every row created
+    by then is linked. Under the table's write lock: a write in flight (its rows stamped before
+    ``at``) commits first and is seen, and every later write is stamped after ``at``."""
+    links = SegmentationTable.of(store.get_table(table))
+    with store.write() as conn:
+        store._lock_table(conn, table)
+        if not has_unlinked(conn, links, at, linked_through(conn, links)):
+            record_instant(conn, table, at)
