@@ -34,7 +34,7 @@ from fixative.views.model import NewView
 POINTS = "big_synapses"
 POINTS_SQL = (
     "SELECT id, pre_pt_position_x, pre_pt_position_y, pre_pt_position_z, pre_pt_root_id, "
-    "post_pt_root_id, size FROM synapses WHERE size > 300"
+    "post_pt_root_id, size FROM synapses WHERE size > 300 AND id % 1 = 0 AND '%' LIKE '%%'"
 )
 PAIR = ["pre_pt_root_id", "post_pt_root_id"]
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fixative.errors import Conflict, NotFound
+from fixative.errors import Conflict, InvalidInput, NotFound
 from fixative.query.columns import TableColumns, flat_columns
+from fixative.query.compile import SQL_TYPES
 from fixative.store.base import Store
 from fixative.views.check import CheckedView, check_view_sql
 from fixative.views.model import NewView, ViewInfo
@@ -44,11 +45,42 @@ def _info(row: sa.Row[Any]) -> ViewInfo:
     )
 
 
+def _dry_run(store: Store, checked: CheckedView, known: dict[str, TableColumns]) -> None:
+    """Plan the view on empty tables of the version tables' columns: in memory on SQLite
+    (where live views run) and, on PostgreSQL, in a rolled-back transaction on temporary
+    tables, so SQL the parser allows but a backend refuses (``max(boolean)`` on PostgreSQL)
+    is refused now, not at the first query."""
+    targets = [("sqlite", sa.create_engine("sqlite://"))]
+    if store.dialect_name == "postgresql":
+        targets.append(("postgresql", store.engine))
+    for dialect, engine in targets:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                for name in checked.tables:
+                    md = sa.MetaData()
+                    cols = [sa.Column(c.name, SQL_TYPES[c.kind]) for c in known[name].columns]
+                    sa.Table(name, md, *cols, prefixes=["TEMPORARY"]).create(conn)
+                sql = checked.compiled(dialect)
+                if dialect == "postgresql":  # psycopg's placeholders: a literal % is %%
+                    sql = sql.replace("%", "%%")
+                conn.exec_driver_sql("EXPLAIN " + sql)
+            except sa.exc.DBAPIError as exc:
+                first = str(exc.orig).splitlines()[0][:300]
+                raise InvalidInput(f"view SQL fails on {dialect}: {first}") from None
+            finally:
+                tx.rollback()
+        if dialect == "sqlite":
+            engine.dispose()
+
+
 def create_view(store: Store, aligned_volume: str, new: NewView) -> ViewInfo:
-    """Check ``new`` (its name, its SQL against the tables of ``aligned_volume``) and store it.
-    A name taken by another view of the datastack or by an annotation table is a Conflict."""
+    """Check ``new`` (its name, its SQL against the tables of ``aligned_volume``, a plan on
+    each backend) and store it. A name taken by another view of the datastack or by an
+    annotation table is a Conflict."""
     new.validate()
-    check_definition(store, aligned_volume, new.sql)
+    known = known_tables(store, aligned_volume)
+    _dry_run(store, check_view_sql(new.sql, known), known)
     if store.find_table(new.name) is not None:
         raise Conflict(f"{new.name!r} is the name of an annotation table; choose another")
     v = view_definitions
