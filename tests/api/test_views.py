@@ -324,8 +324,9 @@ def test_commands(views: ReadWorld, tmp_path: Path) -> None:
 
 
 def test_database_refusals_are_422(views: ReadWorld) -> None:
-    """PostgreSQL has no max(boolean); SQLite answers it. Either way, never a 500."""
-    assert _define(views, "any_big", "SELECT max(size > 300) AS b FROM synapses", False)
+    """PostgreSQL refuses to divide by zero when it runs the view (planning it passed); SQLite
+    answers NULL. Either way, never a 500."""
+    assert _define(views, "any_big", "SELECT id / (id - id) AS boom FROM synapses", False)
     try:
         url = f"{views.url}/materialize/api/v3/datastack/{views.datastack}/version/3/views"
         response = requests.post(url + "/any_big/query", json={}, timeout=30)
