@@ -25,6 +25,7 @@ def test_demo_prints_history(tmp_path: Path, cli: Cli) -> None:
     assert "(ingest, update roots, version 2, expiry)" in said
     assert "client.materialize.get_versions() -> [1, 2]" in said  # caveclient against serve
     assert 'client.materialize.get_annotation_count("synapses") -> 28,113' in said
+    assert 'query_view("connectivity", filter_equal_dict={"pre_cell": "AVAL"}) ->' in said
     assert "server stopped" in said
     assert (tmp_path / ".fixative" / "demo" / "history.sqlite").is_file()
     _assert_next_steps(result.stdout, tmp_path / ".fixative", 'auth_token="local"')

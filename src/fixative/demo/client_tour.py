@@ -110,6 +110,11 @@ def _tour(client: Any, console: Console, url: str, neuron: str, past: datetime) 
         f"live at {past:%Y-%m-%d %H:%M} (query_table(..., timestamp=...), between versions): "
         f"{neuron} was root(s) {roots_then}, with {len(then):,} outgoing synapses"
     )
+    wired = mat.query_view("connectivity", filter_equal_dict={"pre_cell": neuron})
+    console.print(
+        f'query_view("connectivity", filter_equal_dict={{"pre_cell": "{neuron}"}}) -> '
+        f"{len(wired)} partners, {int(wired['n_synapses'].sum()):,} synapses (the demo's view)"
+    )
     table = Table(title=f"{neuron}'s strongest partners, read through caveclient")
     table.add_column("partner")
     table.add_column(f"synapses (version {latest})", justify="right")
