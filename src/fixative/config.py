@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     # prepended to every version database's name ({prefix}{datastack}__mat{N}), so services
     # sharing one PostgreSQL server (or one versions directory) keep their versions apart
     version_database_prefix: str = ""
+    # how far back live queries may start from the root-id histories' recorded instants: the
+    # complete workflow compacts older intervals that no retained history version needs
+    history_window_days: float = Field(default=30.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections import Counter
 from collections.abc import Callable
@@ -177,6 +178,11 @@ def test_version_commands(tmp_path: Path, cli: Cli) -> None:
     assert not (home / "versions" / "demo__mat4.sqlite").exists()  # no copy
     bad = cli(["version", "create", "demo", "--kind", "copy"], tmp_path, **env)
     assert bad.returncode == 2
+    compacted = cli(["version", "compact", "demo", "--window-days", "0"], tmp_path, **env)
+    assert compacted.returncode == 0, compacted.stderr
+    found = re.search(r"dropped: cell_types (\d+), nuclei (\d+), synapses (\d+)", compacted.stdout)
+    assert found is not None, compacted.stdout
+    assert int(found.group(3)) > 0  # intervals closed by the edits' root updates
     earlier = cli(["version", "create", "demo", "--at", early], tmp_path, **env)
     assert earlier.returncode == 1
     assert "earlier instant" in earlier.stderr

@@ -55,6 +55,14 @@ def world(store: Store, clock: TickingClock) -> Iterator[QueryWorld]:
 
 
 @pytest.fixture
+def history_world(store: Store, clock: TickingClock) -> Iterator[QueryWorld]:
+    """The world with its versions kept as rows of the root-id history, per test."""
+    datastack = _datastack_of(store)
+    yield QueryWorld(store, clock, datastack, kind="history").build()
+    _drop_versions(store, datastack)
+
+
+@pytest.fixture
 def engine(world: QueryWorld) -> Iterator[QueryEngine]:
     built = make_engine(world)
     yield built

@@ -79,7 +79,8 @@ def _build_version(
                 kind=kept,
             )
             if complete_workflow:
-                made, expired = complete(store, seg, cg, request, ds.min_versions_kept)
+                window = timedelta(days=ctx.settings.history_window_days)
+                made, expired = complete(store, seg, cg, request, ds.min_versions_kept, window)
             else:
                 made, expired = materialize(store, seg, cg, request), None
         print_versions(console, store, ds.name, [made.version.version])
@@ -116,13 +117,14 @@ def recover_dead(ctx: Context, store: Store) -> None:
 
 
 def register(cli: click.Group) -> None:
-    """``fixative version create | list | expire | pin | unpin``."""
+    """``fixative version create | list | expire | pin | unpin | compact``."""
 
     @cli.group()
     def version() -> None:
         """Time-locked versions of a datastack."""
 
     _register_pins(version)
+    _register_compact(version)
 
     @version.command("create")
     @_version_options
@@ -185,6 +187,35 @@ def register(cli: click.Group) -> None:
             store.dispose()
         dropped = ", ".join(str(v) for v in done.expired) or "none"
         ctx.console.print(f"expired versions: {dropped}; cleaned leftovers: {len(done.cleaned)}")
+
+
+def _register_compact(version: click.Group) -> None:
+    """``fixative version compact``."""
+
+    @version.command("compact")
+    @click.argument("datastack")
+    @click.option(
+        "--window-days",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="How far back live queries start from the history (default: history_window_days).",
+    )
+    @pass_ctx
+    def compact(ctx: Context, datastack: str, window_days: float | None) -> None:
+        """Drop the root-id history that no retained history version and no instant of the
+        window needs."""
+        from fixative import bootstrap
+        from fixative.versions.compaction import compact_histories
+
+        ds = ctx.settings.datastack(datastack)
+        days = ctx.settings.history_window_days if window_days is None else window_days
+        store = bootstrap.live_store(ctx.settings)
+        try:
+            dropped = compact_histories(store, ds.aligned_volume, utc_now(), timedelta(days=days))
+        finally:
+            store.dispose()
+        shown = ", ".join(f"{name} {n:,}" for name, n in sorted(dropped.items())) or "no tables"
+        ctx.console.print(f"history intervals dropped: {shown}")
 
 
 def _register_pins(version: click.Group) -> None:

@@ -148,7 +148,10 @@ def _version(
     seg, cg = services.segmentation(ds.name), services.chunkedgraph(ds.name)
     summary: Summary
     if complete:
-        made, expired = workflow.complete(services.store, seg, cg, request, ds.min_versions_kept)
+        window = timedelta(days=services.settings.history_window_days)
+        made, expired = workflow.complete(
+            services.store, seg, cg, request, ds.min_versions_kept, window
+        )
         summary = {"version": made.version.version, "expired": list(expired.expired)}
     else:
         made = workflow.materialize(services.store, seg, cg, request)

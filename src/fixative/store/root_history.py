@@ -19,6 +19,7 @@ holding T.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -174,3 +175,26 @@ def latest_instant(conn: sa.Connection, table: str, at: datetime) -> datetime | 
     query = sa.select(sa.func.max(ri.c.instant)).where(ri.c.table_name == table, ri.c.instant <= at)
     found: datetime | None = conn.execute(query).scalar()
     return found
+
+
+def compact(
+    conn: sa.Connection, seg: SegmentationTable, cutoff: datetime, keep: Sequence[datetime]
+) -> int:
+    """Drop the intervals that ended at or before ``cutoff`` and hold none of the ``keep``
+    instants (the retained versions'), and the table's recorded instants before ``cutoff``
+    other than those; returns how many intervals went. Answers at ``keep`` instants and at
+    instants after ``cutoff`` are unchanged: every interval holding one of them stays."""
+    history = sa.table(
+        seg.history, sa.column("valid_from", UtcDateTime()), sa.column("valid_to", UtcDateTime())
+    )
+    hold = [sa.and_(history.c.valid_from <= k, history.c.valid_to > k) for k in sorted(set(keep))]
+    gone = sa.and_(history.c.valid_to.is_not(None), history.c.valid_to <= cutoff)
+    if hold:
+        gone = sa.and_(gone, sa.not_(sa.or_(*hold)))
+    removed = conn.execute(history.delete().where(gone)).rowcount
+    ri = t.recorded_instants
+    stale = sa.and_(ri.c.table_name == seg.annotation_table, ri.c.instant < cutoff)
+    if keep:
+        stale = sa.and_(stale, ri.c.instant.not_in(sorted(set(keep))))
+    conn.execute(ri.delete().where(stale))
+    return int(removed or 0)

@@ -5,7 +5,7 @@ per-datastack lock come later."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.clock import await_instant
@@ -18,6 +18,7 @@ from fixative.versions import (
     create_version,
     expire_versions,
 )
+from fixative.versions.compaction import compact_histories
 from fixative.versions.model import Kind
 from fixative.workflows.progress import Report, RunOptions, ignore_progress
 from fixative.workflows.refresh import TableRefresh, refresh_table
@@ -71,8 +72,18 @@ def materialize(
 
 
 def complete(
-    store: Store, seg: SegmentationSource, cg: ChunkedGraph, request: VersionRequest, min_kept: int
+    store: Store,
+    seg: SegmentationSource,
+    cg: ChunkedGraph,
+    request: VersionRequest,
+    min_kept: int,
+    history_window: timedelta | None = None,
 ) -> tuple[Materialized, ExpiryResult]:
-    """The complete workflow: refresh every table to T, build the version, expire old ones."""
+    """The complete workflow: refresh every table to T, build the version, expire old ones,
+    then (``history_window``) compact the root-id histories older than the window that no
+    retained history version needs."""
     made = materialize(store, seg, cg, request)
-    return made, expire_versions(store, request.datastack, store.clock(), min_kept=min_kept)
+    expired = expire_versions(store, request.datastack, store.clock(), min_kept=min_kept)
+    if history_window is not None:
+        compact_histories(store, request.aligned_volume, store.clock(), history_window)
+    return made, expired
