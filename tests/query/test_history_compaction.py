@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from helpers import rows_of
 from query_world import QueryWorld, close_rows
 
 from conftest import make_engine
+from fixative.errors import Conflict
 from fixative.query.spec import Filter, Join, QuerySpec
 from fixative.store import tables as t
+from fixative.versions import VersionOptions, create_version
 from fixative.versions.compaction import compact_histories
 from fixative.versions.tables import versions
 
@@ -79,5 +82,31 @@ def test_a_pinned_or_retained_version_keeps_its_intervals_whatever_the_window(
             spec = QuerySpec(("synapses",))
             got = rows_of(engine.version_query(world.datastack, version, spec))
             assert close_rows(got, world.oracle(spec, world.times[when]))
+    finally:
+        engine.close()
+
+
+def test_a_history_version_at_a_past_recorded_instant(history_world: QueryWorld) -> None:
+    """A history version can be made later at an instant the tables were brought to (t1, long
+    after it), and answers as at t1; an instant never recorded is refused."""
+    world = history_world
+    engine = make_engine(world)
+    try:
+        made = create_version(
+            world.store, world.datastack, world.times["t1"], None, VersionOptions(kind="history")
+        )
+        for spec in (QuerySpec(("synapses",)), QuerySpec(("tags", "cells"), joins=(TAG_CELL,))):
+            got = rows_of(engine.version_query(world.datastack, made.version, spec))
+            assert close_rows(got, world.oracle(spec, world.times["t1"]))
+        with pytest.raises(Conflict, match="brought to"):
+            create_version(
+                world.store,
+                world.datastack,
+                world.times["mid"],
+                None,
+                VersionOptions(kind="history"),
+            )
+        with pytest.raises(Conflict, match="not at"):  # a flat copy cannot go back
+            create_version(world.store, world.datastack, world.times["t1"], None, VersionOptions())
     finally:
         engine.close()

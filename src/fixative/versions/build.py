@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fixative.errors import Conflict, InvalidInput
 from fixative.store.base import Store
 from fixative.store.model import TableInfo
+from fixative.store.root_history import latest_instant
 from fixative.store.types import sqlite_time
 from fixative.versions.builders import builder_id, builder_is_dead
 from fixative.versions.catalog import info_of
@@ -64,7 +65,7 @@ def create_version(
     if not infos:
         raise InvalidInput("a version needs at least one table")
     target = target_for(store, options.version_dir)
-    plans = _plans(store, infos, at)
+    plans = _plans(store, infos, at, past_ok=options.kind == "history")
     row = _start(store, target, datastack, at, options)
     if not row.copied:
         try:
@@ -99,24 +100,35 @@ def _counts(
     return counts
 
 
-def _plans(store: Store, infos: Sequence[TableInfo], at: datetime) -> list[FlatTable]:
+def _plans(
+    store: Store, infos: Sequence[TableInfo], at: datetime, *, past_ok: bool = False
+) -> list[FlatTable]:
+    """``past_ok``: a history version may also be made at an earlier instant that every table
+    was brought wholly to (a recorded instant its history is exact at, not compacted yet)."""
     with store.read() as conn:
         plans = [plan_table(store, conn, info) for info in infos]
         for info, plan in zip(infos, plans, strict=True):
-            _check_segmentation(conn, store, info, plan, at)
+            _check_segmentation(conn, store, info, plan, at, past_ok)
     return plans
 
 
 def _check_segmentation(
-    conn: sa.Connection, store: Store, info: TableInfo, plan: FlatTable, at: datetime
+    conn: sa.Connection,
+    store: Store,
+    info: TableInfo,
+    plan: FlatTable,
+    at: datetime,
+    past_ok: bool = False,
 ) -> None:
     if plan.segmentation_table is None:
         return
-    if info.last_updated_at != at:
+    recorded = past_ok and latest_instant(conn, info.table_name, at) == at
+    if info.last_updated_at != at and not recorded:
         held = info.last_updated_at.isoformat() if info.last_updated_at else "never"
         raise Conflict(
             f"table {info.table_name!r}: root ids are valid at {held}, not at {at.isoformat()}; "
             "update root ids to T first"
+            + ("" if not past_ok else " (or give an instant it was brought to and still holds)")
         )
     mark, params = _bind(store, at)
     missing = conn.exec_driver_sql(plan.missing_segmentation_sql(mark), params).scalar_one()
