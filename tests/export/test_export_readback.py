@@ -12,6 +12,7 @@ import pyarrow as pa
 from export_world import TABLES, ExportWorld
 
 from fixative.export import ExportRequest, export_version, parse_partition, verify_release
+from fixative.versions import VersionOptions, create_version, get_version, list_version_tables
 
 
 def _request(world: ExportWorld, to: Path, **kw: object) -> ExportRequest:
@@ -58,3 +59,29 @@ def test_delta_release_reads_back_as_the_version(world: ExportWorld, tmp_path: P
         names = expected.schema.names
         frame = pl.read_delta(str(tmp_path / "delta" / table["name"]))
         assert _sorted(frame.to_arrow(), names).cast(expected.schema).equals(expected.sort_by("id"))
+
+
+def test_a_history_version_exports_as_its_flat_twin(world: ExportWorld, tmp_path: Path) -> None:
+    """A version kept in the root-id history (no database of its own) exports the same rows as
+    the flat copy made at the same instant, partitioned too."""
+    flat = get_version(world.store, world.datastack, world.version)
+    names = [t.table_name for t in list_version_tables(world.store, world.datastack, flat.version)]
+    twin = create_version(
+        world.store, world.datastack, flat.time_stamp, names, VersionOptions(kind="history")
+    )
+    assert not twin.copied
+    spec = (parse_partition("synapses.pre_pt_root_id:range:3"),)
+    made = {}
+    for info in (flat, twin):
+        to = tmp_path / f"v{info.version}"
+        request = ExportRequest(world.datastack, info.version, str(to), partition_by=spec)
+        made[info.version] = export_version(world.store, request)
+        assert verify_release(str(to)).ok
+    for table in made[flat.version]["tables"]:
+        tables = []
+        for v in made:
+            glob = tmp_path / f"v{v}" / table["name"] / "**" / "*.parquet"
+            got = duckdb.sql(f"SELECT * FROM read_parquet('{glob}') ORDER BY id").arrow()
+            tables.append(got.read_all() if isinstance(got, pa.RecordBatchReader) else got)
+        assert tables[0].equals(tables[1]), table["name"]
+        assert tables[0].num_rows == table["rows"]

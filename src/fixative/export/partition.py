@@ -65,7 +65,7 @@ def quantile_cuts(source: VersionSource, table: str, column: str, n: int) -> lis
     """Up to n-1 distinct cut points splitting the column's non-null values into n even parts."""
     if n < 2:
         return []
-    t, col = quote(table), quote(column)
+    t, col = source.relation(table), quote(column)
     if source.dialect_name == "postgresql":
         fractions = ",".join(f"{k / n!r}" for k in range(1, n))
         (row,) = source.rows(
@@ -100,7 +100,9 @@ def _morton_bucketing(
     point = next(p for p in columns.info.schema.points if spec.column in (p.name, p.position))
     axes = [quote(c) for c in point.xyz_columns]
     (bounds,) = source.rows(
-        "SELECT " + ", ".join(f"min({a}), max({a})" for a in axes) + f" FROM {quote(columns.name)}"
+        "SELECT "
+        + ", ".join(f"min({a}), max({a})" for a in axes)
+        + f" FROM {source.relation(columns.name)}"
     )
     box = [(int(bounds[2 * i] or 0), int(bounds[2 * i + 1] or 0)) for i in range(3)]
     bits = spec.n

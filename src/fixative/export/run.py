@@ -232,7 +232,9 @@ def _write_parquet(
     read = pa.schema(
         [*release.schema, *(pa.field(f"__b{i}", pa.int64()) for i in range(len(release.buckets)))]
     )
-    sql = table_statement(name, release.schema.names, release.buckets, release.sort[0], done)
+    sql = table_statement(
+        source.relation(name), release.schema.names, release.buckets, release.sort[0], done
+    )
     keys = [b.key for b in release.buckets]
     layout = FileLayout(
         plan.request.row_group_rows,
@@ -271,7 +273,9 @@ def _write_delta(
     name = release.columns.name
     keys = [b.key for b in release.buckets]
     read = pa.schema([*release.schema, *(pa.field(k, pa.int64()) for k in keys)])
-    sql = table_statement(name, release.schema.names, release.buckets, release.sort[0], [])
+    sql = table_statement(
+        source.relation(name), release.schema.names, release.buckets, release.sort[0], []
+    )
     files = write_delta_table(
         plan.target,
         plan.target.staging,

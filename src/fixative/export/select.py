@@ -18,15 +18,16 @@ def bucket_name(level: int) -> str:
 
 
 def table_statement(
-    table: str,
+    relation: str,
     columns: Sequence[str],
     buckets: Sequence[Bucketing],
     sort: str | None,
     done: Sequence[Key],
 ) -> str:
+    """``relation``: the ``FROM`` text of the table (``VersionSource.relation``)."""
     picked = [quote(c) for c in columns]
     picked += [f"{b.sql} AS {bucket_name(i)}" for i, b in enumerate(buckets)]
-    sql = f"SELECT {', '.join(picked)} FROM {quote(table)}"
+    sql = f"SELECT {', '.join(picked)} FROM {relation}"
     if done and buckets:
         sql += f" WHERE {_not_done(buckets, done)}"
     order = [bucket_name(i) for i in range(len(buckets))]

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from fixative.store.base import Store
 from fixative.versions import open_version
-from fixative.versions.model import VersionInfo
+from fixative.versions.model import VersionInfo, quote
 from fixative.versions.target import target_for
 
 SQLITE_BATCH_ROWS = 65_536
@@ -36,6 +36,25 @@ class VersionSource(Protocol):
 
     def close(self) -> None: ...
 
+    def relation(self, table: str) -> str:
+        """What a statement reads ``table`` from: the version table, or (a history version)
+        the live table and its root-id history at the version's instant, as a derived table
+        under the table's name."""
+        ...
+
+
+def relation_sql(store: Store, info: VersionInfo, table: str, dialect: sa.Dialect) -> str:
+    """``FROM`` text for ``table`` of ``info`` (see ``VersionSource.relation``): plain SQL with
+    no parameters (the instant is a literal), as ADBC's COPY path needs."""
+    if info.history_at is None:
+        return quote(table)
+    from fixative.query.columns import flat_columns
+    from fixative.query.compile import HistoryRelation
+
+    rel = HistoryRelation(flat_columns(store.get_table(table)), "h", dialect.name, info.history_at)
+    inner = sa.select(rel.clause).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return f"({inner}) AS {quote(table)}"
+
 
 def conform(columns: Sequence[pa.Array], schema: pa.Schema) -> pa.RecordBatch:
     """Columns as read, cast to the export's types (PostgreSQL's int4 positions become int64)."""
@@ -53,7 +72,9 @@ class PostgresSource:
     def __init__(self, store: Store, info: VersionInfo) -> None:
         import adbc_driver_postgresql.dbapi
 
-        url = sa.make_url(target_for(store).url(info.database)).set(drivername="postgresql")
+        self._store, self._info = store, info
+        where = target_for(store).url(info.database) if info.copied else store.engine.url
+        url = sa.make_url(where).set(drivername="postgresql")
         self._conn: Any = adbc_driver_postgresql.dbapi.connect(
             url.render_as_string(hide_password=False)
         )
@@ -81,12 +102,20 @@ class PostgresSource:
     def close(self) -> None:
         self._conn.close()
 
+    def relation(self, table: str) -> str:
+        return relation_sql(self._store, self._info, table, self._store.engine.dialect)
+
 
 class SqliteSource:
     dialect_name = "sqlite"
 
     def __init__(self, store: Store, info: VersionInfo, version_dir: Path | None) -> None:
-        self._engine = open_version(store, info.datastack, info.version, version_dir=version_dir)
+        self._store, self._info = store, info
+        self._engine = (
+            open_version(store, info.datastack, info.version, version_dir=version_dir)
+            if info.copied
+            else sa.create_engine(store.engine.url)  # a history version: the live file
+        )
 
     def batches(self, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         conn: Any = self._engine.raw_connection()
@@ -109,6 +138,9 @@ class SqliteSource:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def relation(self, table: str) -> str:
+        return relation_sql(self._store, self._info, table, self._engine.dialect)
 
 
 def _column(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
