@@ -89,7 +89,7 @@ def bulk_upload(
     if inserted:
         written = [request.table]
         if links and prepared.segmentation is not None:
-            written.append(prepared.segmentation.name)
+            written += [prepared.segmentation.name, prepared.segmentation.history]
         store.analyze(*written)
     return UploadResult(inserted, skipped, links, chunks)
 

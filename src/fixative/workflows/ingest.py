@@ -193,6 +193,6 @@ def run_ingest(
         with store.write() as conn:
             _set_linked_through(conn, SegmentationTable.of(info), plan.complete)
     if rows >= ANALYZE_AFTER_ROWS:
-        assert info.segmentation_table is not None
-        store.analyze(plan.table, info.segmentation_table)
+        links = SegmentationTable.of(info)
+        store.analyze(plan.table, links.name, links.history)
     return IngestResult(plan.at, len(plan.ranges), rows, outside)

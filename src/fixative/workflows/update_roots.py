@@ -40,7 +40,7 @@ from fixative.store.segmentation import (
     set_last_updated,
     write_columns,
 )
-from fixative.workflows.ingest import linked_table
+from fixative.workflows.ingest import ANALYZE_AFTER_ROWS, linked_table
 from fixative.workflows.progress import DEFAULT_CHUNK_ROWS, Report, RunOptions, ignore_progress
 
 EXPIRED_BATCH = 100_000  # expired roots per planning query
@@ -200,6 +200,8 @@ def run_update_roots(
     links = linked_table(store.get_table(plan.table), plan.until, store.clock())
     with store.write() as conn:
         set_last_updated(conn, links, plan.until)
+    if touched >= ANALYZE_AFTER_ROWS:  # new root ids and intervals: the planner must know them
+        store.analyze(links.name, links.history)
     return RootUpdateResult(
         plan.since, plan.until, plan.expired_root_ids, touched, len(plan.chunks)
     )

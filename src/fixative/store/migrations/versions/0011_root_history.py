@@ -36,6 +36,7 @@ def upgrade() -> None:
         if t.history_table_name(row.table_name) not in existing:
             create_history_table(conn, row.table_name, get_schema(row.schema_type))
         backfill(conn, row.table_name, row.last_updated or row.created)
+        conn.exec_driver_sql(f'ANALYZE "{t.history_table_name(row.table_name)}"')
 
 
 def downgrade() -> None:
