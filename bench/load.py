@@ -24,7 +24,8 @@ seconds each:
    connection per client to the version database (``meta`` on one per process to the live
    one), rows fetched to Python;
 3. ``served+writer``: phase 1 with one more client posting 10 synapses per request through the
-   annotation API (each write submits an ingest run);
+   annotation API, ``--writer-rate`` POSTs per second (1 by default; the issue measured 0.6),
+   then the same with the writer in a closed loop (as fast as it is answered);
 4. ``served+build``: phase 1 while ``fixative version create demo`` builds version 2 (its time
    is printed; the phase is as long as ``--duration`` whether the build ends first or not).
 
@@ -228,12 +229,20 @@ def run_phase(mode: str, w: Workload, args: argparse.Namespace) -> list[Sample]:
         return [s for job in jobs for s in job.get()]
 
 
-def writer(w: Workload, stop: threading.Event, counts: list[int], errors: list[str]) -> None:
-    """One closed-loop writer: 10 synapses per POST through the annotation API."""
+def writer(
+    w: Workload, stop: threading.Event, counts: list[int], errors: list[str], rate: float = 0.0
+) -> None:
+    """One writer: 10 synapses per POST through the annotation API, ``rate`` POSTs per second
+    (0: closed loop, the next POST as soon as the last is answered)."""
     url = f"{w.base_url}/annotation/api/v2/aligned_volume/{DS}_av/table/{TABLE}/annotations"
     rng = np.random.default_rng(7)
     http = requests.Session()
+    next_at = time.monotonic()
     while not stop.is_set():
+        if rate > 0:
+            if stop.wait(max(0.0, next_at - time.monotonic())):
+                break
+            next_at += 1.0 / rate
         rows = []
         for _ in range(10):
             p = [int(rng.integers(lo, hi)) for lo, hi in zip(w.low, w.high, strict=True)]
@@ -381,18 +390,21 @@ def phases(w: Workload, env: dict[str, str], args: argparse.Namespace) -> dict[s
     out = {"served": summary("served", run_phase("served", w, args), args.duration)}
     out["direct"] = summary("direct", run_phase("direct", w, args), args.duration)
 
-    def a_writer() -> Callable[[], str]:
-        stop, counts, errors = threading.Event(), [], []  # type: ignore[var-annotated]
-        thread = threading.Thread(target=writer, args=(w, stop, counts, errors))
-        thread.start()
+    def a_writer(rate: float) -> Callable[[], Callable[[], str]]:
+        def start() -> Callable[[], str]:
+            stop, counts, errors = threading.Event(), [], []  # type: ignore[var-annotated]
+            thread = threading.Thread(target=writer, args=(w, stop, counts, errors, rate))
+            thread.start()
 
-        def finish() -> str:
-            stop.set()
-            thread.join()
-            out["writes"] = {"posts": len(counts), "errors": len(errors)}
-            return f"writer: {len(counts)} posts of 10 rows, {len(errors)} errors {errors[:2]}"
+            def finish() -> str:
+                stop.set()
+                thread.join()
+                out[f"writes@{rate}"] = {"posts": len(counts), "errors": len(errors)}
+                return f"writer: {len(counts)} posts of 10 rows, {len(errors)} errors {errors[:2]}"
 
-        return finish
+            return finish
+
+        return start
 
     def a_build() -> Callable[[], str]:
         started = time.perf_counter()
@@ -410,7 +422,11 @@ def phases(w: Workload, env: dict[str, str], args: argparse.Namespace) -> dict[s
         return finish
 
     if args.writer:
-        out["served+writer"] = with_background(w, args, "served+writer", a_writer)
+        paced = f"served+writer {args.writer_rate:g}/s"
+        out["served+writer"] = with_background(w, args, paced, a_writer(args.writer_rate))
+        out["served+writer closed loop"] = with_background(
+            w, args, "served+writer closed loop", a_writer(0.0)
+        )
     out["served+build"] = with_background(w, args, "served+build", a_build)
     return out
 
@@ -434,13 +450,14 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> None:
             figure(f"load_served_{kind}_p50_ms", k["p50_ms"], "ms", f"direct {d['p50_ms']} ms")
         )
         lines.append(figure(f"load_served_{kind}_p99_ms", k["p99_ms"], "ms"))
-    for name in ("served+writer", "served+build"):
+    for name in ("served+writer", "served+writer closed loop", "served+build"):
         if name in out:
             rps = out[name]["rps"]
             print(f"{name}: readers at {rps / served:.2f} of their throughput alone")
+            key = name.replace("served+", "").replace(" ", "_")
             lines.append(
                 figure(
-                    f"load_{name.replace('served+', '')}_readers_rps",
+                    f"load_{key}_readers_rps",
                     rps,
                     "requests/s",
                     f"readers alone {served:.1f}/s",
@@ -449,7 +466,7 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> None:
             )
             lines.append(
                 figure(
-                    f"load_{name.replace('served+', '')}_errors",
+                    f"load_{key}_errors",
                     out[name]["errors"],
                     "errors",
                     "target 0",
@@ -470,6 +487,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
     parser.add_argument("--workers", type=int, default=2, help="fixative serve --workers")
     parser.add_argument("--no-writer", dest="writer", action="store_false")
+    parser.add_argument(
+        "--writer-rate",
+        type=float,
+        default=1.0,
+        help="POSTs per second of the paced writer phase (a closed-loop writer phase follows)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the home and databases")
     parser.add_argument("--reuse-home", type=Path, help="a home a --keep run left")
