@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from helpers import rows_of
 from query_world import QueryWorld, close_rows
 
-from conftest import make_engine
 from fixative.errors import Conflict
+from fixative.query.engine import QueryEngine
 from fixative.query.spec import Filter, Join, QuerySpec
 from fixative.store import tables as t
 from fixative.versions import VersionOptions, create_version
@@ -20,6 +20,10 @@ from fixative.versions.compaction import compact_histories
 from fixative.versions.tables import versions
 
 TAG_CELL = Join("tags", "target_id", "cells", "id")
+
+
+def make_engine(world: QueryWorld) -> QueryEngine:
+    return QueryEngine(world.store, lambda _ds: world.cg, row_cap=1000, batch_rows=16)
 
 
 def _intervals(world: QueryWorld) -> int:
