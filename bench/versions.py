@@ -187,27 +187,12 @@ def run(store: Store, directory: Path, args: argparse.Namespace, out: list[str])
         f50, h50 = runs.p("flat", name, 0.5), runs.p("history", name, 0.5)
         f99, h99 = runs.p("flat", name, 0.99), runs.p("history", name, 0.99)
         print(f"{name}: p50 flat {f50:.1f} ms, history {h50:.1f} ms; p99 {f99:.1f} / {h99:.1f}")
-    out.append(
-        figure(
-            "root_filter_p50_ms",
-            runs.p("history", "roots", 0.5),
-            "ms",
-            runs.p("flat", "roots", 0.5),
-        )
-    )
-    out.append(
-        figure(
-            "root_filter_p99_ms",
-            runs.p("history", "roots", 0.99),
-            "ms",
-            runs.p("flat", "roots", 0.99),
-        )
-    )
-    out.append(
-        figure(
-            "spatial_box_p50_ms", runs.p("history", "box", 0.5), "ms", runs.p("flat", "box", 0.5)
-        )
-    )
+    for fig, name, q in (
+        ("root_filter_p50_ms", "roots", 0.5),
+        ("root_filter_p99_ms", "roots", 0.99),
+        ("spatial_box_p50_ms", "box", 0.5),
+    ):
+        out.append(figure(fig, runs.p("history", name, q), "ms", runs.p("flat", name, q)))
     print(f"full read: flat {full['flat']:,.0f} rows/s, history {full['history']:,.0f} rows/s")
     out.append(figure("full_read_rows_per_s", full["history"], "rows/s", full["flat"]))
 

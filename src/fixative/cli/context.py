@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fixative.clock import as_utc, refuse_future, utc_now
 from fixative.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from fixative.store import Store
 
 
 @dataclass
@@ -32,6 +36,18 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+@contextmanager
+def live_store(ctx: Context) -> Iterator[Store]:
+    """The configured live database for one command, disposed when it ends."""
+    from fixative import bootstrap
+
+    store = bootstrap.live_store(ctx.settings)
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 Report = Callable[[int, int], None]

@@ -3,30 +3,17 @@ SELECT each over a datastack's annotation tables (``fixative.views``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
+from fixative.cli.context import live_store as _store
 from fixative.cli.context import pass_ctx
 from fixative.errors import InvalidInput
 
 if TYPE_CHECKING:
     from fixative.cli.context import Context
-    from fixative.store import Store
-
-
-@contextmanager
-def _store(ctx: Context) -> Iterator[Store]:
-    from fixative import bootstrap
-
-    store = bootstrap.live_store(ctx.settings)
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 def parse_resolution(text: str | None) -> tuple[float, float, float] | None:
