@@ -5,10 +5,15 @@ set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1; then
-  echo "services: installing PostGIS (postgresql-15-postgis-3)"
+# PostGIS for the PostgreSQL backend; Chromium for the browser tests (Playwright drives Debian's
+# build through executable_path: its own browser download is not reachable from every machine).
+packages=(postgresql-15-postgis-3 chromium chromium-driver fonts-dejavu-core)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "services: installing ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

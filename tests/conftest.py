@@ -59,3 +59,18 @@ def store(store_url: str, clock: TickingClock) -> Iterator[Store]:
     opened = open_store(store_url, clock)
     yield opened
     opened.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the session (Debian's, through Playwright's executable_path)."""
+    from playwright.sync_api import sync_playwright
+
+    from fixative.testing.browser import chromium_path, launch_args
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=launch_args()
+        )
+        yield launched
+        launched.close()
