@@ -9,7 +9,10 @@ from fixative.testing.browser import artifacts_dir
 
 
 def _hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    body = b"<!doctype html><title>probe</title><p id='x'>rendered</p><script>document.getElementById('x').dataset.js='yes'</script>"
+    body = (
+        b"<!doctype html><title>probe</title><p id='x'>rendered</p>"
+        b"<script>document.getElementById('x').dataset.js='yes'</script>"
+    )
     start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
     return [body]
 

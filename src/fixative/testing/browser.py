@@ -28,7 +28,7 @@ def chromium_path() -> str:
 
 
 def launch_args() -> list[str]:
-    """Flags for a headless Chromium in a container or as root: no sandbox, no GPU, loopback only."""
+    """Flags for a headless Chromium in a container or as root: no sandbox, no GPU."""
     return ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--use-gl=swiftshader"]
 
 
