@@ -131,6 +131,7 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
     from fixative.api.schema import schema_blueprint
     from fixative.api.segprops import segprops_blueprint
     from fixative.api.views import views_blueprint
+    from fixative.dashboard import register_dashboard
 
     app.register_blueprint(home_blueprint(services))
     app.register_blueprint(health_blueprint(services))
@@ -141,6 +142,7 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
     app.register_blueprint(segprops_blueprint(services))
     app.register_blueprint(views_blueprint(services))
     app.register_blueprint(openapi_blueprint())
+    register_dashboard(app, services)
 
 
 def _register_write_side(app: Flask, services: HttpServices) -> None:

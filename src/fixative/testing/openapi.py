@@ -41,9 +41,9 @@ BEYOND_THE_DOCUMENT = re.compile(
 
 
 def _routes(app: Flask) -> Iterator[tuple[str, set[str]]]:
-    """(OpenAPI-style path, methods) of every app route."""
+    """(OpenAPI-style path, methods) of every API route (not the dashboard's HTML pages)."""
     for rule in app.url_map.iter_rules():
-        if rule.endpoint != "static":
+        if rule.endpoint != "static" and not rule.endpoint.startswith("dashboard."):
             path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
             yield path, set(rule.methods or ()) - {"HEAD", "OPTIONS"}
 
