@@ -1,0 +1,45 @@
+"""What a user may not read is not shown: a viewer never sees the private table, on any page;
+a wrong token is refused at the sign-in form; signing out forgets the token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash_browser import sign_in
+from dash_world import PRIVATE_TABLE, DashWorld
+
+
+def test_a_private_table_is_never_shown(context: Any, dash: DashWorld) -> None:
+    page = sign_in(context, dash, "viewer")
+    for path in ("/", "/plots", f"/neuron/{dash.root_id}", "/table/synapses"):
+        page.goto(dash.page(path))
+        page.locator("main").wait_for()
+        assert PRIVATE_TABLE not in page.content(), path
+    response = page.goto(dash.page(f"/table/{PRIVATE_TABLE}"))
+    assert response.status == 403
+    assert "hidden" not in page.locator("main").inner_text()
+
+
+def test_the_owner_sees_their_private_table(context: Any, dash: DashWorld) -> None:
+    page = sign_in(context, dash, "owner")
+    page.goto(dash.page("/"))
+    assert page.get_by_role("link", name=PRIVATE_TABLE).count() == 1
+    response = page.goto(dash.page(f"/table/{PRIVATE_TABLE}"))
+    assert response.status == 200
+    assert "hidden" in page.locator("#preview").inner_text()
+
+
+def test_a_wrong_token_is_refused(context: Any, dash: DashWorld) -> None:
+    page = context.new_page()
+    page.goto(dash.url + "/dashboard/")
+    page.get_by_label("API token").fill("fxt_not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").filter(has_text="refused").wait_for()
+    assert context.cookies() == []
+
+
+def test_signing_out_forgets_the_token(context: Any, dash: DashWorld) -> None:
+    page = sign_in(context, dash, "admin")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("API token").wait_for()
+    assert page.goto(dash.page("/")).status == 401
