@@ -128,6 +128,7 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
     from fixative.api.materialize import materialize_blueprint
     from fixative.api.materialize_query import query_blueprint
     from fixative.api.openapi import openapi_blueprint
+    from fixative.api.precomputed import precomputed_blueprint
     from fixative.api.schema import schema_blueprint
     from fixative.api.segprops import segprops_blueprint
     from fixative.api.views import views_blueprint
@@ -140,6 +141,7 @@ def _register_read_side(app: Flask, services: HttpServices) -> None:
     app.register_blueprint(materialize_blueprint(services))
     app.register_blueprint(query_blueprint(services))
     app.register_blueprint(segprops_blueprint(services))
+    app.register_blueprint(precomputed_blueprint(services))
     app.register_blueprint(views_blueprint(services))
     app.register_blueprint(openapi_blueprint())
     register_dashboard(app, services)

@@ -212,16 +212,18 @@ def _routes() -> list[Route]:
             ),
         ]
     from fixative.api.openapi_analyst import analyst_routes
+    from fixative.api.openapi_precomputed import precomputed_routes
     from fixative.api.openapi_views import views_routes
     from fixative.api.openapi_write import write_routes
 
-    return out + write_routes() + analyst_routes() + views_routes()
+    return out + write_routes() + analyst_routes() + views_routes() + precomputed_routes()
 
 
 def _operation(route: Route) -> dict[str, Any]:
+    from fixative.api.openapi_precomputed import PRECOMPUTED_PARAMS
     from fixative.api.openapi_write import PATH_PARAMS as WRITE_PARAMS
 
-    path_params = {**PATH_PARAMS, **WRITE_PARAMS}
+    path_params = {**PATH_PARAMS, **WRITE_PARAMS, **PRECOMPUTED_PARAMS}
     params: list[dict[str, Any]] = []
     for part in route.path.split("/"):
         if part.startswith("{"):

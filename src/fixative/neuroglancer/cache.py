@@ -1,0 +1,35 @@
+"""Answers kept for immutable versions: the most recently used, up to a byte budget."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+
+class ByteCache:
+    """Thread-safe LRU of byte strings, bounded by their total size."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self._budget = budget_bytes
+        self._used = 0
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: bytes) -> None:
+        if len(value) > self._budget // 4:
+            return  # one answer never crowds out the rest
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._used += len(value) - (len(old) if old is not None else 0)
+            self._items[key] = value
+            while self._used > self._budget:
+                _, dropped = self._items.popitem(last=False)
+                self._used -= len(dropped)
