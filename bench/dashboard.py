@@ -181,6 +181,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="an empty database")
     args = parser.parse_args()
     logging.getLogger("fixative").setLevel(logging.CRITICAL)  # the failed run's traceback
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request
     with ExitStack() as stack:
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="benchdash_")))
         store = open_store(args.database_url or f"sqlite:///{home / 'live.sqlite'}")
