@@ -6,7 +6,9 @@ table is larger than the server's query cap)."""
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -15,11 +17,12 @@ from fixative.api.services import HttpServices
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.dashboard.runs import datastack_runs
 from fixative.query.spec import QuerySpec
-from fixative.versions import list_version_tables, list_versions
+from fixative.versions import get_version, list_version_tables, list_versions
 
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
 WIDTH = 520
 HEIGHT = 220
+KEPT = 16  # versions whose synapse counts are kept per process
 # a palette whose colours keep 3:1 contrast against the white page (WCAG non-text contrast)
 PALETTE = ["#1f5fa8", "#b3461f", "#2e7d32", "#6a3d9a", "#8a6d00", "#a61c5c", "#00695c"]
 
@@ -100,24 +103,55 @@ def edits_per_day(services: HttpServices, datastack: str) -> dict[str, Any] | No
     )
 
 
-def synapse_distribution(
-    services: HttpServices, datastack: str, table: str, version: int, rows: int
-) -> dict[str, Any]:
-    """Outgoing synapses per presynaptic neuron (a sample of rows when the table is larger
-    than the query cap: the shape, not the exact counts)."""
-    cap = services.settings.query_row_limit
-    spec = QuerySpec(
-        tables=(table,),
-        select={table: ("pre_pt_root_id",)},
-        random_sample=cap if rows > cap else None,
-    )
+class KeptCounts:
+    """The per-neuron synapse counts of the last few (datastack, version, table): a version
+    never changes, so its counts are read once per process (thread-safe)."""
+
+    def __init__(self, size: int = KEPT) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, int, str], list[int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, str], read: Callable[[], list[int]]) -> list[int]:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        counts = read()  # outside the lock: two first readers both read, and agree
+        with self._lock:
+            self._items[key] = counts
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return counts
+
+
+def _per_neuron(
+    services: HttpServices, datastack: str, table: str, version: int, sample: int | None
+) -> list[int]:
+    spec = QuerySpec(tables=(table,), select={table: ("pre_pt_root_id",)}, random_sample=sample)
     result = services.query_engine().version_query(datastack, version, spec)
     try:
         frame = pa.Table.from_batches(list(result.batches), schema=result.schema)
     finally:
         result.close()
     per_root = frame.group_by("pre_pt_root_id").aggregate([("pre_pt_root_id", "count")])
-    data = [{"synapses": int(c)} for c in per_root.column("pre_pt_root_id_count").to_pylist()]
+    return [int(c) for c in per_root.column("pre_pt_root_id_count").to_pylist()]
+
+
+def synapse_distribution(
+    services: HttpServices, kept: KeptCounts, datastack: str, table: str, version: int, rows: int
+) -> dict[str, Any]:
+    """Outgoing synapses per presynaptic neuron (a sample of rows when the table is larger
+    than the query cap: the shape, not the exact counts)."""
+    cap = services.settings.query_row_limit
+    sample = cap if rows > cap else None
+    version_id = get_version(services.store, datastack, version).id  # a rebuilt N differs
+    counts = kept.get(
+        (datastack, version_id, table),
+        lambda: _per_neuron(services, datastack, table, version, sample),
+    )
+    data = [{"synapses": c} for c in counts]
     sampled = " (sampled)" if rows > cap else ""
     return _chart(
         f"Outgoing synapses per neuron in {table}, version {version}{sampled}",

@@ -145,6 +145,8 @@ def _register_table(bp: Blueprint, services: HttpServices, page: Page) -> None:
 
 
 def _register_neuron_and_plots(bp: Blueprint, services: HttpServices, page: Page) -> None:
+    kept = plots.KeptCounts()
+
     @bp.get(DS + "/neuron")
     def neuron_lookup(datastack: str) -> Response:
         raw = request.args.get("root_id", "").strip()
@@ -176,7 +178,7 @@ def _register_neuron_and_plots(bp: Blueprint, services: HttpServices, page: Page
         if row is not None and row.version is not None and row.row_count is not None:
             charts.append(
                 plots.synapse_distribution(
-                    services, datastack, row.info.table_name, row.version, row.row_count
+                    services, kept, datastack, row.info.table_name, row.version, row.row_count
                 )
             )
         specs = [json.dumps(c).replace("</", "<\\/") for c in charts]  # inside <script>
