@@ -64,7 +64,24 @@ def test_table_page_pages_and_filters(context: Any, dash: DashWorld, backend: st
     assert all(float(s) > 5 for s in sizes.all_inner_texts())
     snippet = page.locator("#snippet").inner_text()
     assert "query_table" in snippet
+    assert "materialization_version=" in snippet
     assert "filter_greater_dict={'size': 5.0}" in snippet
+
+
+def test_table_page_versions_and_links(context: Any, dash: DashWorld, backend: str) -> None:
+    page = sign_in(context, dash, "admin")
+    page.goto(dash.page("/table/synapses?column=size&op=greater&value=5"))
+    header = page.locator("#preview thead th").all_inner_texts()
+    sizes = page.locator(f"#preview tbody td:nth-child({header.index('size') + 1})")
+    page.get_by_label("Version").select_option("live")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**version=live**")
+    assert all(float(s) > 5 for s in sizes.all_inner_texts())
+    assert "live_query" in page.locator("#snippet").inner_text()
+    latest = page.get_by_label("Version").locator("option").first.inner_text()
+    page.get_by_label("Version").select_option(latest)
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(f"**version={latest}&**")
     viewer = unquote(page.locator("#ng-open").get_attribute("href"))
     assert f"/datastack/{dash.datastack}/version/" in viewer
     assert "/table/synapses/precomputed/" in viewer

@@ -92,3 +92,8 @@ def latest_holding(services: HttpServices, datastack: str, table: str) -> int | 
         return None
     held = {t.table_name for t in list_version_tables(services.store, datastack, latest)}
     return latest if table in held else None
+
+
+def available_versions(services: HttpServices, datastack: str) -> list[int]:
+    """The available version numbers, newest first."""
+    return [v.version for v in reversed(list_versions(services.store, datastack))]

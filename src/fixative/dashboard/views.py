@@ -137,6 +137,7 @@ def _register_table(bp: Blueprint, services: HttpServices, page: Page) -> None:
             req=req,
             shown=shown,
             ops=preview.OPS,
+            versions=catalog.available_versions(services, datastack),
             columns=preview.column_names(info),
             page_rows=preview.PAGE_ROWS,
             snippet=preview.caveclient_snippet(base, datastack, req, shown.filters),
