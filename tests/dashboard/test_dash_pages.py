@@ -99,6 +99,10 @@ def test_neuron_page(context: Any, dash: DashWorld, backend: str) -> None:
     assert "Root ids across versions" in text
     assert page.locator("#changes tbody tr").count() >= 1
     assert "merge" in page.locator("#changes").inner_text()
+    page.get_by_label("Group partners by").select_option("classification_system")
+    page.get_by_role("button", name="Group").click()
+    page.wait_for_url("**group_by=classification_system**")
+    assert "classification_system" in page.locator("main table thead").first.inner_text()
     _check(page, backend, "neuron")
 
 

@@ -15,11 +15,12 @@ import pyarrow as pa
 
 from fixative.api.services import HttpServices
 from fixative.chunkedgraph.port import EditHistory
-from fixative.errors import NotFound
+from fixative.errors import InvalidInput, NotFound
 from fixative.query.spec import Filter, QuerySpec
 from fixative.versions import list_versions
 
 CELL_TYPE_SCHEMAS = ("cell_type_local",)
+GROUP_COLUMNS = ("cell_type", "classification_system")  # what partners may be grouped by
 MAX_LEAVES = 20_000  # supervoxels looked up per version (a sample of a larger neuron)
 UNTYPED = "(no cell type)"
 
@@ -38,6 +39,7 @@ class Neuron:
     version: int | None
     synapse_table: str | None
     cell_type_table: str | None
+    group_by: str = GROUP_COLUMNS[0]
     cell_type: str | None = None
     outputs: list[PartnerGroup] = field(default_factory=list)  # this neuron is presynaptic
     inputs: list[PartnerGroup] = field(default_factory=list)
@@ -79,10 +81,10 @@ def _cell_types(
     spec = QuerySpec(
         tables=(t,),
         filters=(Filter(t, "pt_root_id", "in", roots),),
-        select={t: ("pt_root_id", "cell_type")},
+        select={t: ("pt_root_id", n.group_by)},
     )
     found = _rows(services, datastack, n.version, spec).to_pylist()
-    return {int(r["pt_root_id"]): str(r["cell_type"]) for r in found}
+    return {int(r["pt_root_id"]): str(r[n.group_by]) for r in found}
 
 
 def _grouped(partners: Counter[int], types: dict[int, str]) -> list[PartnerGroup]:
@@ -113,7 +115,16 @@ def _cell_type_table(services: HttpServices, datastack: str) -> str | None:
     return readable[0] if readable else None
 
 
-def describe(services: HttpServices, datastack: str, root_id: int, version: int | None) -> Neuron:
+def describe(
+    services: HttpServices,
+    datastack: str,
+    root_id: int,
+    version: int | None,
+    group_by: str = GROUP_COLUMNS[0],
+) -> Neuron:
+    """``group_by``: one of ``GROUP_COLUMNS`` (InvalidInput otherwise)."""
+    if group_by not in GROUP_COLUMNS:
+        raise InvalidInput(f"partners are grouped by one of {', '.join(GROUP_COLUMNS)}")
     ds = services.datastack(datastack)
     available = list_versions(services.store, datastack)
     if version is None and available:
@@ -123,6 +134,7 @@ def describe(services: HttpServices, datastack: str, root_id: int, version: int 
         version,
         _readable_table(services, datastack, ds.synapse_table),
         _cell_type_table(services, datastack),
+        group_by,
     )
     _synapses(services, datastack, n)
     _history(services, datastack, n)

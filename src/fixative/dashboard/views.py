@@ -161,8 +161,9 @@ def _register_neuron_and_plots(bp: Blueprint, services: HttpServices, page: Page
     def neuron_page(datastack: str, root_id: int) -> str:
         raw = request.args.get("version", "")
         version = int(raw) if raw.isdigit() else None
-        found = neuron.describe(services, datastack, root_id, version)
-        return page("neuron.html", ds=datastack, n=found)
+        group_by = request.args.get("group_by", neuron.GROUP_COLUMNS[0])
+        found = neuron.describe(services, datastack, root_id, version, group_by)
+        return page("neuron.html", ds=datastack, n=found, group_columns=neuron.GROUP_COLUMNS)
 
     @bp.get(DS + "/plots")
     def plots_page(datastack: str) -> str:
