@@ -50,6 +50,7 @@ bench: env
 	$(BIN)/python bench/workflows.py --synapses 1000000
 	$(BIN)/python bench/query.py --synapses 1000000
 	$(BIN)/python bench/versions.py --synapses 1000000
+	$(BIN)/python bench/neuroglancer.py --synapses 1000000
 	$(BIN)/python bench/dashboard.py
 
 clean:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fixative.api.openapi import DS, NAME, UINT64, V3, VER, Route
+from fixative.api.openapi import DS, INT64_MAX, NAME, V3, VER, Route
 from fixative.api.precomputed import MAX_LIMIT, MIN_LIMIT
 from fixative.neuroglancer.grid import MAX_LEVELS
 
@@ -18,9 +18,14 @@ PRECOMPUTED_PARAMS: dict[str, dict[str, Any]] = {
         "pattern": "^[0-9]{1,9}_[0-9]{1,9}_[0-9]{1,9}$",
         "description": "a grid cell x_y_z",
     },
-    "annotation_id": UINT64,
+    "annotation_id": {"type": "integer", "minimum": 1, "maximum": INT64_MAX},
     "column": {**NAME, "description": "a root-id column (a relationship)"},
-    "segment_id": {**UINT64, "minimum": 1},
+    "segment_id": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": INT64_MAX,
+        "description": "a root id",
+    },
 }
 FILES = (
     ("/info", "json", "neuroglancer_annotations_v1 info"),

@@ -28,12 +28,13 @@ from fixative.api import catalog_view as cat
 from fixative.api.materialize import DS, PREFIXES, VERSION
 from fixative.api.services import HttpServices, QueryOutput
 from fixative.errors import InvalidInput, Unprocessable
-from fixative.neuroglancer.cache import ByteCache
+from fixative.neuroglancer.cache import Kept
 from fixative.neuroglancer.chunks import (
     AnnotationSet,
     Reader,
     by_id,
     info_doc,
+    lowest_ids,
     related_chunk,
     spatial_chunk,
 )
@@ -47,6 +48,7 @@ ROOT = "/table/<table>/precomputed"
 CELL = re.compile(r"([0-9]{1,9})_([0-9]{1,9})_([0-9]{1,9})")
 MIN_LIMIT, MAX_LIMIT = 16, 2_000  # annotations per spatial cell
 CACHE_BYTES = 256 * 1024 * 1024
+PARENTS_BYTES = 32 * 1024 * 1024  # parent cells' id lists
 BINARY = "application/octet-stream"
 IMMUTABLE = "private, max-age=86400, immutable"
 
@@ -147,7 +149,8 @@ def _json(doc: object) -> bytes:
 def precomputed_blueprint(services: HttpServices) -> Blueprint:
     bp = Blueprint("precomputed", __name__)
     sets = Sets(services)
-    kept = ByteCache(CACHE_BYTES)
+    kept: Kept[bytes] = Kept(CACHE_BYTES, len)
+    parents: Kept[pa.Array] = Kept(PARENTS_BYTES, lambda a: int(a.nbytes))
 
     @bp.after_request
     def _any_origin(response: Response) -> Response:
@@ -205,14 +208,21 @@ def precomputed_blueprint(services: HttpServices) -> Blueprint:
         datastack: str, version: int, table: str, limit: int, levels: int, level: int, cell: str
     ) -> Response:
         at = _cell(cell)
-        return at_version(
-            datastack,
-            version,
-            table,
-            (limit, levels),
-            lambda s: spatial_chunk(s, level, at),
-            BINARY,
-        )
+        info = cat.version(services, datastack, version)
+
+        def build(aset: AnnotationSet) -> bytes:
+            def taken(up: int, parent: Vec3) -> pa.Array:
+                """A parent's ids, kept: its eight sub-cells need them."""
+                key = (datastack, info.id, table, limit, levels, up, parent)
+                found = parents.get(key)
+                if found is None:
+                    found = lowest_ids(aset, up, parent)
+                    parents.put(key, found)
+                return found
+
+            return spatial_chunk(aset, level, at, taken)
+
+        return at_version(datastack, version, table, (limit, levels), build, BINARY)
 
     @bp.get(V3 + DS + ROOT + spatial)
     def live_spatial(

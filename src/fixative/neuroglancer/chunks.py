@@ -30,6 +30,7 @@ from fixative.neuroglancer.layout import (
 from fixative.query.spec import Filter, QuerySpec
 
 Reader = Callable[[QuerySpec], pa.Table]
+Taken = Callable[[int, Vec3], pa.Array]  # a cell's listed-or-inherited ids, from a cache
 SPATIAL_KEY = "spatial/{limit}/{levels}/{level}"  # the grid's sizing travels in its keys
 
 
@@ -89,14 +90,19 @@ def info_doc(aset: AnnotationSet) -> dict[str, Any]:
     }
 
 
-def spatial_chunk(aset: AnnotationSet, level: int, cell: Vec3) -> bytes:
+def lowest_ids(aset: AnnotationSet, level: int, cell: Vec3) -> pa.Array:
+    """The ids of the cell's ``limit`` lowest (what its sub-cells leave out)."""
+    return aset.lowest(level, cell, ("id",)).column("id").combine_chunks()
+
+
+def spatial_chunk(aset: AnnotationSet, level: int, cell: Vec3, taken: Taken | None = None) -> bytes:
     """The annotations the cell lists: its lowest ids less its parent's lowest ids (see
-    ``grid``), in a pseudo-random order."""
+    ``grid``), in a pseudo-random order. ``taken``: the parent's ids when kept elsewhere."""
     rows = aset.lowest(level, cell, aset.layout.columns)
     if level > 0 and rows.num_rows:
         parent = aset.grid.parent(level, cell)
-        taken = aset.lowest(level - 1, parent, ("id",)).column("id")
-        rows = rows.filter(pc.invert(pc.is_in(rows.column("id"), value_set=taken)))
+        ids = (taken or (lambda lv, c: lowest_ids(aset, lv, c)))(level - 1, parent)
+        rows = rows.filter(pc.invert(pc.is_in(rows.column("id"), value_set=ids)))
     return encode_list(aset.layout, shuffled(rows))
 
 
