@@ -84,7 +84,10 @@ def test_table_page_versions_and_links(context: Any, dash: DashWorld, backend: s
     page.wait_for_url(f"**version={latest}&**")
     viewer = unquote(page.locator("#ng-open").get_attribute("href"))
     assert f"/datastack/{dash.datastack}/version/" in viewer
-    assert "/table/synapses/precomputed/" in viewer
+    assert "/table/synapses/precomputed" in viewer
+    for source in page.locator("main ul code").all_inner_texts():  # what Neuroglancer reads
+        info = page.request.get(source.removeprefix("precomputed://") + "/info")
+        assert info.status == 200, source
     _check(page, backend, "table")
 
 

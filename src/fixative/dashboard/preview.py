@@ -158,7 +158,7 @@ def neuroglancer_links(
     """Sources for Neuroglancer (annotations, segment properties) and a state opening both."""
     at = f"/version/{req.version}" if req.version is not None else ""
     table_path = f"{base_url}{V3}/datastack/{datastack}{at}/table/{req.table}"
-    annotations = f"precomputed://{table_path}/precomputed/"
+    annotations = f"precomputed://{table_path}/precomputed"
     properties = f"precomputed://{table_path}"
     seg_sources: list[Any] = [segmentation] if segmentation else []
     seg_sources.append({"url": properties})
