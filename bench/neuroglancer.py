@@ -13,12 +13,14 @@ root-id history, which this fill does not write), then ``ANALYZE`` of the versio
 ``bench/query.py`` does); a segmentation volume's ``info`` covering the points (the endpoint
 reads the bounds from it; no chunk is read); the server on a loopback port. Timed, over HTTP:
 
-1. spatial cells (``--cells`` random cells at each level but the first, whose one cell is the
-   whole volume; the finest levels may be nearly empty, kept for clustered data): the
-   first request (cold: Fixative's cache of the version's files is empty, PostgreSQL's buffers
-   are as the previous requests left them), the same request again (warm, ``--warm`` times),
-   and the plain version query of the cell's box (``filter_spatial_dict`` as caveclient posts
-   it, Arrow) whose rows hold the cell's; order alternating;
+1. spatial cells (``--cells`` distinct random cells at each level but the first, whose one cell
+   is the whole volume; the finest levels may be nearly empty, kept for clustered data), each
+   after its parent cell (untimed, as Neuroglancer loads coarse levels first): the first
+   request (cold: the cell is not in Fixative's cache of the version's files; PostgreSQL's
+   buffers are as the previous requests left them), the same request again (warm,
+   ``--warm`` times), and the plain version query of the cell's box (``filter_spatial_dict`` as
+   caveclient posts it, Arrow), whose rows hold the cell's (all of them at the finest levels,
+   a subsample at coarse ones); order alternating;
 2. relationship chunks of each big neuron (pre and post): cold, warm, and the plain version
    query of the root (``filter_in_dict``), checked to return the same number of rows.
 
@@ -179,11 +181,18 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def measure(
-    client: Client, cases: list[tuple[str, dict[str, Any]]], warm: int, same: bool
+    client: Client,
+    cases: list[tuple[str, dict[str, Any]]],
+    warm: int,
+    same: bool,
+    before: Callable[[str], None] | None = None,
 ) -> dict[str, list[float]]:
-    """Seconds per request: cold file, warm file, plain query (alternating which is first)."""
+    """Seconds per request: cold file, warm file, plain query (alternating which is first);
+    ``before`` runs untimed before each case."""
     out: dict[str, list[float]] = {"cold": [], "warm": [], "plain": [], "rows": []}
     for k, (path, body) in enumerate(cases):
+        if before is not None:
+            before(path)
         plain_first = k % 2 == 1
         if plain_first:
             seconds, plain_rows = timed(lambda body=body: client.plain(body))
@@ -203,10 +212,13 @@ def measure(
 
 
 def cell_cases(info: dict[str, Any], level: int, n: int, rng: random.Random) -> list[Any]:
+    """Up to ``n`` distinct random cells of ``level``: (path, the plain query's body)."""
     spec = info["spatial"][level]
+    grid = spec["grid_shape"]
+    picked = rng.sample(range(grid[0] * grid[1] * grid[2]), min(n, grid[0] * grid[1] * grid[2]))
     out = []
-    for _ in range(n):
-        cell = [rng.randrange(g) for g in spec["grid_shape"]]
+    for flat in picked:
+        cell = [flat % grid[0], flat // grid[0] % grid[1], flat // (grid[0] * grid[1])]
         lo, hi = [], []
         for a in range(3):
             start = info["lower_bound"][a] + cell[a] * spec["chunk_size"][a]
@@ -216,6 +228,15 @@ def cell_cases(info: dict[str, Any], level: int, n: int, rng: random.Random) -> 
         body = {"filter_spatial_dict": {TABLE: {"pre_pt_position": [lo, hi]}}}
         out.append((f"/{spec['key']}/{'_'.join(map(str, cell))}", body))
     return out
+
+
+def parents_first(client: Client, info: dict[str, Any], level: int, path: str) -> None:
+    """Ask for a cell's parent (untimed), as Neuroglancer, which loads coarse levels first."""
+    cell = [int(v) for v in path.rsplit("/", 1)[1].split("_")]
+    up = info["spatial"][level - 1]
+    size = info["spatial"][level]["chunk_size"]
+    parent = [c * s // u for c, s, u in zip(cell, size, up["chunk_size"], strict=True)]
+    client.file(f"/{up['key']}/{'_'.join(map(str, parent))}")
 
 
 def ms(values: list[float], q: float) -> float:
@@ -320,7 +341,14 @@ def main() -> None:
         results: list[dict[str, Any]] = []
         print("over HTTP (cold: first request; warm: again; plain: the version query):")
         for level in range(1, levels):
-            got = measure(client, cell_cases(info, level, args.cells, rng), args.warm, False)
+            cases = cell_cases(info, level, args.cells, rng)
+            got = measure(
+                client,
+                cases,
+                args.warm,
+                False,
+                lambda path, level=level: parents_first(client, info, level, path),
+            )
             report(f"spatial level {level}", got)
             grid = info["spatial"][level]["grid_shape"]
             results += figures(f"spatial_level{level}", got, grid=grid)

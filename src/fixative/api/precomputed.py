@@ -42,6 +42,7 @@ from fixative.neuroglancer.grid import MAX_LEVELS, Vec3, level_count, make_grid
 from fixative.neuroglancer.layout import layout_of
 from fixative.query.columns import flat_columns
 from fixative.query.spec import QuerySpec
+from fixative.versions import VersionTable
 
 V3 = PREFIXES["v3"]
 ROOT = "/table/<table>/precomputed"
@@ -116,16 +117,15 @@ class Sets:
         return AnnotationSet(layout, grid, read)
 
     def version(
-        self, datastack: str, version: int, table: str, sizing: tuple[int, int] | None
+        self, datastack: str, version: int, found: VersionTable, sizing: tuple[int, int] | None
     ) -> AnnotationSet:
-        cat.version(self.services, datastack, version)
-        found = cat.version_table(self.services, datastack, version, table)
+        """``found``: the version's table, after the permission check (``cat.version_table``)."""
         engine = self.services.query_engine()
 
         def read(spec: QuerySpec) -> pa.Table:
             return _collect(engine.version_query(datastack, version, spec))
 
-        return self.make(datastack, table, found.row_count, sizing, read)
+        return self.make(datastack, found.table_name, found.row_count, sizing, read)
 
     def live(self, datastack: str, table: str, sizing: tuple[int, int] | None) -> AnnotationSet:
         services = self.services
@@ -168,7 +168,7 @@ def precomputed_blueprint(services: HttpServices) -> Blueprint:
         """A version's file: 304 when the client has it, else kept or built (after the same
         permission checks either way)."""
         info = cat.version(services, datastack, version)
-        cat.version_table(services, datastack, version, table)
+        found = cat.version_table(services, datastack, version, table)
         key = (datastack, info.id, info.status, table, request.path)
         tag = '"' + hashlib.sha256(repr(key).encode()).hexdigest()[:32] + '"'
         headers = {"ETag": tag, "Cache-Control": IMMUTABLE}
@@ -176,7 +176,7 @@ def precomputed_blueprint(services: HttpServices) -> Blueprint:
             return Response(status=304, headers=headers)
         body = kept.get(key)
         if body is None:
-            body = build(sets.version(datastack, version, table, sizing))
+            body = build(sets.version(datastack, version, found, sizing))
             kept.put(key, body)
         return Response(body, mimetype=mimetype, headers=headers)
 
@@ -211,16 +211,21 @@ def precomputed_blueprint(services: HttpServices) -> Blueprint:
         info = cat.version(services, datastack, version)
 
         def build(aset: AnnotationSet) -> bytes:
+            def key(up: int, of: Vec3) -> tuple[object, ...]:
+                return (datastack, info.id, table, limit, levels, up, of)
+
             def taken(up: int, parent: Vec3) -> pa.Array:
-                """A parent's ids, kept: its eight sub-cells need them."""
-                key = (datastack, info.id, table, limit, levels, up, parent)
-                found = parents.get(key)
+                """A parent's ids, kept: its sub-cells need them."""
+                found = parents.get(key(up, parent))
                 if found is None:
                     found = lowest_ids(aset, up, parent)
-                    parents.put(key, found)
+                    parents.put(key(up, parent), found)
                 return found
 
-            return spatial_chunk(aset, level, at, taken)
+            def keep(ids: pa.Array) -> None:
+                parents.put(key(level, at), ids)
+
+            return spatial_chunk(aset, level, at, taken, keep)
 
         return at_version(datastack, version, table, (limit, levels), build, BINARY)
 

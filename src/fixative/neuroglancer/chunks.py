@@ -30,7 +30,8 @@ from fixative.neuroglancer.layout import (
 from fixative.query.spec import Filter, QuerySpec
 
 Reader = Callable[[QuerySpec], pa.Table]
-Taken = Callable[[int, Vec3], pa.Array]  # a cell's listed-or-inherited ids, from a cache
+Taken = Callable[[int, Vec3], pa.Array]  # a cell's lowest ids, from a cache
+Keep = Callable[[pa.Array], None]  # told the cell's lowest ids, for its sub-cells
 SPATIAL_KEY = "spatial/{limit}/{levels}/{level}"  # the grid's sizing travels in its keys
 
 
@@ -95,10 +96,19 @@ def lowest_ids(aset: AnnotationSet, level: int, cell: Vec3) -> pa.Array:
     return aset.lowest(level, cell, ("id",)).column("id").combine_chunks()
 
 
-def spatial_chunk(aset: AnnotationSet, level: int, cell: Vec3, taken: Taken | None = None) -> bytes:
+def spatial_chunk(
+    aset: AnnotationSet,
+    level: int,
+    cell: Vec3,
+    taken: Taken | None = None,
+    keep: Keep | None = None,
+) -> bytes:
     """The annotations the cell lists: its lowest ids less its parent's lowest ids (see
-    ``grid``), in a pseudo-random order. ``taken``: the parent's ids when kept elsewhere."""
+    ``grid``), in a pseudo-random order. ``taken``: the parent's ids when kept elsewhere;
+    ``keep``: told this cell's lowest ids (Neuroglancer asks for the sub-cells next)."""
     rows = aset.lowest(level, cell, aset.layout.columns)
+    if keep is not None and not aset.grid.levels[level].finest:
+        keep(rows.column("id").combine_chunks())
     if level > 0 and rows.num_rows:
         parent = aset.grid.parent(level, cell)
         ids = (taken or (lambda lv, c: lowest_ids(aset, lv, c)))(level - 1, parent)
