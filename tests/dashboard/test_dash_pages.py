@@ -4,6 +4,7 @@ and axe-core finding no missing label and no unreadable contrast."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import unquote
 
@@ -85,6 +86,11 @@ def test_table_page_versions_and_links(context: Any, dash: DashWorld, backend: s
     viewer = unquote(page.locator("#ng-open").get_attribute("href"))
     assert f"/datastack/{dash.datastack}/version/" in viewer
     assert "/table/synapses/precomputed" in viewer
+    state = json.loads(viewer.split("#!", 1)[1])
+    assert state["layers"][1]["linkedSegmentationLayer"] == {
+        "pre_pt_root_id": "segmentation",
+        "post_pt_root_id": "segmentation",
+    }
     for source in page.locator("main ul code").all_inner_texts():  # what Neuroglancer reads
         info = page.request.get(source.removeprefix("precomputed://") + "/info")
         assert info.status == 200, source

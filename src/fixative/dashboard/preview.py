@@ -153,20 +153,25 @@ def caveclient_snippet(
 
 
 def neuroglancer_links(
-    base_url: str, datastack: str, segmentation: str, req: PreviewRequest
+    base_url: str, datastack: str, segmentation: str, info: TableInfo, req: PreviewRequest
 ) -> dict[str, str]:
-    """Sources for Neuroglancer (annotations, segment properties) and a state opening both."""
+    """Sources for Neuroglancer (annotations, segment properties) and a state opening both,
+    the annotation layer linked to the segmentation through the table's root-id columns."""
     at = f"/version/{req.version}" if req.version is not None else ""
     table_path = f"{base_url}{V3}/datastack/{datastack}{at}/table/{req.table}"
     annotations = f"precomputed://{table_path}/precomputed"
     properties = f"precomputed://{table_path}"
     seg_sources: list[Any] = [segmentation] if segmentation else []
     seg_sources.append({"url": properties})
+    roots = [c.name for c in flat_columns(info).root_columns]
+    layer: dict[str, Any] = {"type": "annotation", "source": annotations, "name": req.table}
+    if roots:
+        layer["linkedSegmentationLayer"] = dict.fromkeys(roots, "segmentation")
     state = {
-        "layers": [
-            {"type": "segmentation", "source": seg_sources, "name": "segmentation"},
-            {"type": "annotation", "source": annotations, "name": req.table},
-        ],
+        "dimensions": {
+            axis: [nm * 1e-9, "m"] for axis, nm in zip("xyz", info.voxel_resolution_nm, strict=True)
+        },
+        "layers": [{"type": "segmentation", "source": seg_sources, "name": "segmentation"}, layer],
         "selectedLayer": {"layer": req.table, "visible": True},
         "layout": "xy-3d",
     }

@@ -141,7 +141,7 @@ def _register_table(bp: Blueprint, services: HttpServices, page: Page) -> None:
             columns=preview.column_names(info),
             page_rows=preview.PAGE_ROWS,
             snippet=preview.caveclient_snippet(base, datastack, req, shown.filters),
-            links=preview.neuroglancer_links(base, datastack, seg, req),
+            links=preview.neuroglancer_links(base, datastack, seg, info, req),
         )
 
 
