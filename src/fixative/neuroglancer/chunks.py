@@ -43,9 +43,10 @@ class AnnotationSet:
     grid: SpatialGrid
     read: Reader
 
-    def _spec(
+    def spec(
         self, columns: tuple[str, ...], filters: tuple[Filter, ...], limit: int | None
     ) -> QuerySpec:
+        """A query of the table's ``columns`` (points split), in id order."""
         table = self.layout.table
         return QuerySpec(
             tables=(table,),
@@ -64,7 +65,7 @@ class AnnotationSet:
         """The ``limit`` lowest ids in the cell (every one at the finest level)."""
         found = self.grid.level(level, cell)
         limit = None if found.finest else found.limit
-        return self.read(self._spec(columns, self._box(self.grid.box(level, cell)), limit))
+        return self.read(self.spec(columns, self._box(self.grid.box(level, cell)), limit))
 
 
 def info_doc(aset: AnnotationSet) -> dict[str, Any]:
@@ -119,7 +120,7 @@ def spatial_chunk(
 def by_id(aset: AnnotationSet, annotation_id: int) -> bytes:
     layout = aset.layout
     wanted = int(to_int64(np.array([annotation_id], dtype=np.uint64))[0])
-    spec = aset._spec(
+    spec = aset.spec(
         (*layout.columns, *layout.relationships),
         (Filter(layout.table, "id", "equal", wanted),),
         1,
@@ -138,5 +139,5 @@ def related_chunk(aset: AnnotationSet, column: str, segment_id: int) -> bytes:
     if segment_id == 0:
         raise InvalidInput("segment id 0 is no segment")
     root = int(to_int64(np.array([segment_id], dtype=np.uint64))[0])
-    spec = aset._spec(layout.columns, (Filter(layout.table, column, "equal", root),), None)
+    spec = aset.spec(layout.columns, (Filter(layout.table, column, "equal", root),), None)
     return encode_list(layout, aset.read(spec))
