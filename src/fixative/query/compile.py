@@ -100,52 +100,44 @@ class VersionRelation:
 
 
 class HistoryRelation:
-    """A table as it stood at T, read from the live database (a ``history`` version): the
-    annotation rows visible at T joined with the intervals of its root-id history that hold T,
-    under the same column names as a version table. PostgreSQL flattens the derived table, so
-    a root filter probes the history's root index and a box the annotation table's spatial one.
-    """
+    """A table as it stood at T, read from the live database (a ``history`` version): the rows
+    of its root-id history whose interval holds T and whose annotation is visible at T. Each
+    history row carries the annotation's columns, so this is one table, read through its own
+    root and spatial indexes as a flat copy is; a table with no segmentation reads its
+    annotation table."""
 
     def __init__(self, table: TableColumns, alias: str, dialect: str, at: datetime) -> None:
         self.table = table
         self.dialect = dialect
         info = table.info
         when = instant_literal(at, dialect)
-        own = [c for c in table.columns if not (c.root or c.supervoxel)]
-        ann_cols = [sa.column(c.name, SQL_TYPES[c.kind]) for c in own]
-        ann_cols += [sa.column("created", UtcDateTime()), sa.column("deleted", UtcDateTime())]
+        cols = [sa.column(c.name, SQL_TYPES[c.kind]) for c in table.columns]
+        cols += [sa.column("created", UtcDateTime()), sa.column("deleted", UtcDateTime())]
         if dialect == "postgresql":
-            ann_cols += [sa.column(p.position) for p in info.schema.points]
-        ann = sa.table(table.name, *ann_cols).alias(f"{alias}_a")
-        picked: list[Any] = []
-        source: Any = ann
-        linked = [c for c in table.columns if c.root or c.supervoxel]
-        hist: Any = None
+            cols += [sa.column(p.position) for p in info.schema.points]
+        linked = any(c.root or c.supervoxel for c in table.columns)
+        source: Any
+        where: list[Any]
         if linked and info.segmentation_table is not None:
-            hist_cols: list[sa.ColumnClause[Any]] = [
-                sa.column(c.name, sa.BigInteger()) for c in linked
-            ]
-            hist_cols += [
-                sa.column("id", sa.BigInteger()),
-                sa.column("valid_from", UtcDateTime()),
-                sa.column("valid_to", UtcDateTime()),
-            ]
-            name = history_table_name(info.segmentation_table)
-            hist = sa.table(name, *hist_cols).alias(f"{alias}_h")
-            holds = sa.and_(
-                hist.c.id == ann.c.id,
-                hist.c.valid_from <= when,
-                sa.or_(hist.c.valid_to.is_(None), hist.c.valid_to > when),
+            cols += [sa.column("valid_from", UtcDateTime()), sa.column("valid_to", UtcDateTime())]
+            source = sa.table(history_table_name(info.segmentation_table), *cols).alias(
+                f"{alias}_h"
             )
-            source = ann.join(hist, holds)
-        for c in table.columns:
-            picked.append((hist if c.root or c.supervoxel else ann).c[c.name])
+            where = [
+                source.c.valid_from <= when,
+                sa.or_(source.c.valid_to.is_(None), source.c.valid_to > when),
+            ]
+        else:
+            source = sa.table(table.name, *cols).alias(f"{alias}_a")
+            where = []
+        where += [
+            source.c.created <= when,
+            sa.or_(source.c.deleted.is_(None), source.c.deleted > when),
+        ]
+        picked: list[Any] = [source.c[c.name] for c in table.columns]
         if dialect == "postgresql":
-            picked += [ann.c[p.position] for p in info.schema.points]
-        visible = sa.and_(
-            ann.c.created <= when, sa.or_(ann.c.deleted.is_(None), ann.c.deleted > when)
-        )
-        self.clause = sa.select(*picked).select_from(source).where(visible).subquery(alias)
+            picked += [source.c[p.position] for p in info.schema.points]
+        self.clause = sa.select(*picked).select_from(source).where(*where).subquery(alias)
 
     def col(self, name: str) -> sa.ColumnElement[Any]:
         return self.clause.c[name]

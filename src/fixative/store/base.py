@@ -28,6 +28,7 @@ from fixative.schemas.types import SchemaType
 from fixative.store import history, memo
 from fixative.store import tables as t
 from fixative.store.model import TABLE_NAME_RE, NewTable, TableInfo, check_table_name
+from fixative.store.root_history import create_history_table
 
 TICK = timedelta(microseconds=1)
 # the transaction of a ``Store.shared_write`` block, per thread (and per task)
@@ -171,7 +172,7 @@ class Store:
         if seg_name in existing:
             raise Conflict(f"a database table named {seg_name!r} already exists")
         t.segmentation_table(sa.MetaData(), seg_name, schema).create(conn)
-        t.history_table(sa.MetaData(), t.history_table_name(seg_name), schema).create(conn)
+        create_history_table(conn, seg_name, schema)
         conn.execute(
             t.segmentation_table_metadata.insert().values(
                 table_name=seg_name,

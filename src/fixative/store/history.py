@@ -3,7 +3,8 @@ row and marks the old one ``deleted`` and ``superceded_id``; a delete marks the 
 At an instant T a row is visible when ``created <= T`` and (``deleted`` is null or ``deleted > T``).
 
 Every write runs in one transaction that locks the table's metadata row, so ids and instants are
-allocated without races, and bumps ``last_modified``.
+allocated without races, and bumps ``last_modified``; a delete also stamps ``deleted`` on the
+rows' intervals in the table's root-id history, which carries the annotation's columns.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import sqlalchemy as sa
 from fixative.errors import Conflict, InvalidInput, NotFound
 from fixative.schemas import rows as schema_rows
 from fixative.schemas.types import SchemaType
+from fixative.store.model import TableInfo
+from fixative.store.tables import history_table_name
+from fixative.store.types import UtcDateTime
 
 if TYPE_CHECKING:
     from fixative.store.base import Store
@@ -169,6 +173,7 @@ def update(store: Store, name: str, rows: Any) -> dict[int, int]:
             .values(deleted=now, superceded_id=sa.bindparam("new_id"), valid=False),
             [{"old_id": o, "new_id": int(n)} for o, n in zip(old_ids, new_ids, strict=True)],
         )
+        _stamp_history(conn, info, old_ids, now)
         store._touch(conn, name, now)
     return {o: int(n) for o, n in zip(old_ids, new_ids, strict=True)}
 
@@ -189,8 +194,25 @@ def delete(store: Store, name: str, ids: Any) -> list[int]:
                 .where(table.c.id.in_(id_list[lo : lo + ID_CHUNK]))
                 .values(deleted=now, valid=False)
             )
+        _stamp_history(conn, store.get_table(name), id_list, now)
         store._touch(conn, name, now)
     return id_list
+
+
+def _stamp_history(conn: sa.Connection, info: TableInfo, ids: Sequence[int], now: datetime) -> None:
+    """Copy ``deleted`` onto the rows' intervals in the table's root-id history (each interval
+    carries the annotation's columns; ``fixative.store.root_history``)."""
+    if info.segmentation_table is None or not info.schema.bound_points:
+        return
+    history = sa.table(
+        history_table_name(info.segmentation_table),
+        sa.column("id", sa.BigInteger()),
+        sa.column("deleted", UtcDateTime()),
+    )
+    for lo in range(0, len(ids), ID_CHUNK):
+        conn.execute(
+            history.update().where(history.c.id.in_(ids[lo : lo + ID_CHUNK])).values(deleted=now)
+        )
 
 
 def get(store: Store, name: str, ids: Any) -> pa.Table:

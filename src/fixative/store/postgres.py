@@ -14,8 +14,8 @@ from fixative.errors import SettingsError
 from fixative.schemas.types import SchemaType
 from fixative.store import pgcopy
 from fixative.store.base import Store
-from fixative.store.tables import index_name
-from fixative.store.types import PointZ, UtcDateTime
+from fixative.store.geometry import create_gist_indexes, position_columns
+from fixative.store.types import UtcDateTime
 
 COPY_BATCH_ROWS = 200_000
 
@@ -79,25 +79,13 @@ class PostgresStore(Store):
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
     def _decorate_annotation_table(self, table: sa.Table, schema: SchemaType) -> None:
-        for p in schema.points:
-            x, y, z = p.xyz_columns
-            table.append_column(
-                sa.Column(
-                    p.position,
-                    PointZ(),
-                    sa.Computed(f'ST_MakePoint("{x}", "{y}", "{z}")', persisted=True),
-                )
-            )
+        for column in position_columns(schema):
+            table.append_column(column)
 
     def _create_spatial_index(
         self, conn: sa.Connection, table: sa.Table, schema: SchemaType
     ) -> None:
-        for p in schema.points:
-            name = index_name("idx", table.name, p.position)
-            conn.exec_driver_sql(
-                f'CREATE INDEX "{name}" ON "{table.name}" '
-                f'USING gist ("{p.position}" gist_geometry_ops_nd)'
-            )
+        create_gist_indexes(conn, table.name, schema)
 
     def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:
         """Binary COPY of numpy-encoded batches."""

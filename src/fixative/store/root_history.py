@@ -1,6 +1,12 @@
 """The root-id history of a segmentation table (``{seg}__history``): every row's supervoxel and
 root ids over time, as intervals ``[valid_from, valid_to)``; ``valid_to`` NULL is the open one.
 
+Each interval is a whole version row: beside the ids it carries the annotation's own columns
+(``created``, ``deleted`` and the fields, which never change but for ``deleted``: an update
+makes a new annotation), so a version query reads one table, with a root index and (on
+PostgreSQL) a spatial index of its own, as it would a flat copy. The annotation writer stamps
+``deleted`` on a row's intervals in the transaction that deletes it.
+
 Root ids are immutable and each is valid for one interval, so a row's roots change only at the
 instants a workflow records: an ingest links a row at its instant T, a root update rewrites the
 rows holding expired roots at T, an upload with root ids records them at the instant they are
@@ -30,6 +36,7 @@ import sqlalchemy as sa
 
 from fixative.schemas.types import SchemaType
 from fixative.store import tables as t
+from fixative.store.geometry import create_gist_indexes, position_columns
 from fixative.store.intcolumns import read_int64
 from fixative.store.segmentation import SegmentationTable
 from fixative.store.types import UtcDateTime
@@ -44,25 +51,44 @@ def quote(name: str) -> str:
 
 
 def create_history_table(conn: sa.Connection, segmentation_table: str, schema: SchemaType) -> str:
-    """Create the (empty) history of a segmentation table; returns its name."""
+    """Create the (empty) history of a segmentation table, with the spatial index a version
+    query of a box uses on PostgreSQL (SQLite's boxes go through the annotation table's R*Tree
+    by id); returns its name."""
     name = t.history_table_name(segmentation_table)
-    t.history_table(sa.MetaData(), name, schema).create(conn)
+    table = t.history_table(sa.MetaData(), name, schema)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        for column in position_columns(schema):
+            table.append_column(column)
+    table.create(conn)
+    if postgres:
+        create_gist_indexes(conn, name, schema)
     return name
 
 
-def value_columns(conn: sa.Connection, history: str) -> list[str]:
-    """The supervoxel and root columns of a history table, in table order (read from the
-    database: for migrations, which know no schema)."""
-    inspected = sa.inspect(conn).get_columns(history)
-    return [str(c["name"]) for c in inspected if c["name"] not in ("id", "valid_from", "valid_to")]
+def stored_columns(conn: sa.Connection, table: str) -> list[str]:
+    """A table's columns that hold values (generated geometry left out), in table order, read
+    from the database's catalogue: for migrations, which know no schema."""
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = :t "
+                "AND table_schema = current_schema() AND is_generated = 'NEVER' "
+                "ORDER BY ordinal_position"
+            ),
+            {"t": table},
+        )
+        return [str(name) for (name,) in found]
+    return [str(row[1]) for row in conn.exec_driver_sql(f"PRAGMA table_info({quote(table)})")]
 
 
 def _at(at: datetime) -> sa.BindParameter[datetime]:
     return sa.bindparam("at", at, type_=UtcDateTime)
 
 
-def _ids_clause(conn: sa.Connection, ids: I64, column: str) -> tuple[str, dict[str, Any]]:
-    """``column IN ids``: a staged temporary table on PostgreSQL, a JSON array on SQLite."""
+def _id_set(conn: sa.Connection, ids: I64) -> tuple[str, dict[str, Any]]:
+    """A subquery of ``ids`` for ``... IN (it)``: a staged temporary table on PostgreSQL, a JSON
+    array on SQLite."""
     if conn.dialect.name == "postgresql":
         from fixative.store import pgcopy
 
@@ -73,9 +99,9 @@ def _ids_clause(conn: sa.Connection, ids: I64, column: str) -> tuple[str, dict[s
         if ids.size <= INDEX_PROBE_ROWS:  # probe by key, as segmentation writes do
             conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
             conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-        return f"{column} IN (SELECT id FROM pg_temp.{STAGE})", {}
+        return f"(SELECT id FROM pg_temp.{STAGE})", {}
     return (
-        f"{column} IN (SELECT value FROM json_each(:ids))",
+        "(SELECT value FROM json_each(:ids))",
         {"ids": json.dumps(np.asarray(ids, dtype=np.int64).tolist())},
     )
 
@@ -89,33 +115,35 @@ def record_intervals(
     if wanted.size == 0:
         return
     cols = seg.columns[1:]
-    inside, params = _ids_clause(conn, wanted, "id")
+    subset, params = _id_set(conn, wanted)
     hist, seg_name = quote(seg.history), quote(seg.name)
     # 1. intervals holding ``at`` (started before it) end there
     conn.execute(
         sa.text(
-            f"UPDATE {hist} SET valid_to = :at WHERE {inside} AND valid_from < :at "
+            f"UPDATE {hist} SET valid_to = :at WHERE id IN {subset} AND valid_from < :at "
             "AND (valid_to IS NULL OR valid_to > :at)"
         ).bindparams(_at(at)),
         params,
     )
-    # 2. the interval starting at ``at`` holds the segmentation table's values
-    names = ", ".join(quote(c) for c in cols)
+    # 2. the interval starting at ``at`` holds the segmentation table's values, beside the
+    #    annotation's own columns (immutable but for ``deleted``, which the writer keeps up),
+    #    and ends where a later recorded interval starts (NULL: none, it is open). Rows go in
+    #    by their first root, so a neuron's rows share pages as a flat copy's do.
+    own = seg.annotation_columns
+    names = ", ".join(quote(c) for c in (*own, *cols))
+    picked = ", ".join([*(f"a.{quote(c)}" for c in own), *(f"s.{quote(c)}" for c in cols)])
     sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in cols)
-    conn.execute(
-        sa.text(
-            f"INSERT INTO {hist} (id, {names}, valid_from) "
-            f"SELECT id, {names}, :at FROM {seg_name} WHERE {inside} "
-            f"ON CONFLICT (id, valid_from) DO UPDATE SET {sets}"
-        ).bindparams(_at(at)),
-        params,
+    ends = (
+        f"(SELECT min(later.valid_from) FROM {hist} AS later "
+        "WHERE later.id = s.id AND later.valid_from > :at)"
     )
-    # 3. ... and ends where a later recorded interval starts (NULL: none, it is open)
     conn.execute(
         sa.text(
-            f"UPDATE {hist} SET valid_to = (SELECT min(later.valid_from) FROM {hist} AS later "
-            f"WHERE later.id = {hist}.id AND later.valid_from > :at) "
-            f"WHERE {inside} AND valid_from = :at"
+            f"INSERT INTO {hist} (id, {names}, valid_from, valid_to) "
+            f"SELECT s.id, {picked}, :at, {ends} FROM {seg_name} AS s "
+            f"JOIN {quote(seg.annotation_table)} AS a ON a.id = s.id WHERE s.id IN {subset} "
+            f"ORDER BY s.{quote(cols[1])}, s.id "
+            f"ON CONFLICT (id, valid_from) DO UPDATE SET {sets}"
         ).bindparams(_at(at)),
         params,
     )
@@ -128,15 +156,24 @@ def backfill(conn: sa.Connection, segmentation_table: str, at: datetime) -> int:
     """Open an interval at ``at`` for every segmentation row that has none in the history (a
     database from before the history, or rows written around it); returns how many."""
     history = t.history_table_name(segmentation_table)
-    values = value_columns(conn, history)
-    cols = ", ".join(quote(c) for c in values)
+    meta = t.segmentation_table_metadata
+    annotation = conn.execute(
+        sa.select(meta.c.annotation_table).where(meta.c.table_name == segmentation_table)
+    ).scalar_one()
+    linked = [c for c in stored_columns(conn, segmentation_table) if c != "id"]
+    own = [
+        c
+        for c in stored_columns(conn, history)
+        if c not in linked and c not in ("id", "valid_from", "valid_to")
+    ]
+    names = ", ".join(quote(c) for c in (*own, *linked))
+    picked = ", ".join([*(f"a.{quote(c)}" for c in own), *(f"s.{quote(c)}" for c in linked)])
     hist, seg = quote(history), quote(segmentation_table)
     result = conn.execute(
         sa.text(
-            f"INSERT INTO {hist} (id, {cols}, valid_from) SELECT s.id, "
-            + ", ".join(f"s.{quote(c)}" for c in values)
-            + f", :at FROM {seg} AS s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {hist} AS h WHERE h.id = s.id)"
+            f"INSERT INTO {hist} (id, {names}, valid_from) SELECT s.id, {picked}, :at "
+            f"FROM {seg} AS s JOIN {quote(annotation)} AS a ON a.id = s.id WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {hist} AS h WHERE h.id = s.id) ORDER BY s.{quote(linked[1])}, s.id"
         ).bindparams(_at(at))
     )
     return int(result.rowcount or 0)

@@ -55,12 +55,19 @@ class SegmentationTable:
     annotation_table: str
     name: str
     points: tuple[PointField, ...]
+    # the annotation table's columns its history copies (``created``, ``deleted``, the fields)
+    annotation_columns: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, info: TableInfo) -> SegmentationTable:
         if info.segmentation_table is None or not info.schema.bound_points:
             raise InvalidInput(f"table {info.table_name!r} has no segmentation table")
-        return cls(info.table_name, info.segmentation_table, info.schema.bound_points)
+        points = info.schema.bound_points
+        linked = {"id", "valid_from", "valid_to"}
+        linked |= {c for p in points for c in (p.supervoxel_column, p.root_column)}
+        history = t.history_table(sa.MetaData(), "h", info.schema)
+        copied = tuple(str(c.name) for c in history.columns if c.name not in linked)
+        return cls(info.table_name, info.segmentation_table, points, copied)
 
     @property
     def history(self) -> str:

@@ -121,11 +121,7 @@ def annotation_table(
             )
         )
         columns.append(sa.Index(index_name("ix", name, "target_id"), "target_id"))
-    for f in schema.fields:
-        if isinstance(f, PointField):
-            columns.extend(sa.Column(c, sa.Integer, nullable=not f.required) for c in f.xyz_columns)
-        else:
-            columns.append(sa.Column(f.name, _SCALAR_TYPES[f.kind], nullable=not f.required))
+    columns.extend(field_columns(schema))
     columns.append(sa.Index(index_name("ix", name, "created"), "created"))
     columns.append(sa.Index(index_name("ix", name, "deleted"), "deleted"))
     return sa.Table(name, md, *columns)
@@ -140,17 +136,42 @@ def history_table_name(segmentation_table_name: str) -> str:
     return f"{name[: PG_IDENTIFIER_MAX - 11]}_{digest}"
 
 
+HISTORY_FILLFACTOR = 90
+
+
+def field_columns(schema: SchemaType) -> list[SchemaItem]:
+    """The flattened schema fields of an annotation table (a point as its x, y, z columns)."""
+    columns: list[SchemaItem] = []
+    for f in schema.fields:
+        if isinstance(f, PointField):
+            columns.extend(sa.Column(c, sa.Integer, nullable=not f.required) for c in f.xyz_columns)
+        else:
+            columns.append(sa.Column(f.name, _SCALAR_TYPES[f.kind], nullable=not f.required))
+    return columns
+
+
 def history_table(md: sa.MetaData, name: str, schema: SchemaType) -> sa.Table:
-    """A segmentation table's rows over time: ``id``, per bound point its supervoxel and root
-    ids, and the interval ``[valid_from, valid_to)`` they hold (``valid_to`` NULL: still)."""
-    columns: list[SchemaItem] = [sa.Column("id", sa.BigInteger, primary_key=True)]
+    """A segmentation table's rows over time, each a whole version row: ``id``, the annotation's
+    ``created``/``deleted`` and fields (immutable but for ``deleted``), per bound point its
+    supervoxel and root ids, and the interval ``[valid_from, valid_to)`` the ids hold
+    (``valid_to`` NULL: still). A version reads this one table, as it would a flat copy."""
+    columns: list[SchemaItem] = [
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("created", UtcDateTime, nullable=False),
+        sa.Column("deleted", UtcDateTime),
+    ]
+    if schema.reference:
+        columns.append(sa.Column("target_id", sa.BigInteger, nullable=False))
+    columns.extend(field_columns(schema))
     for p in schema.bound_points:
         columns.append(sa.Column(p.supervoxel_column, sa.BigInteger))
         columns.append(sa.Column(p.root_column, sa.BigInteger))
         columns.append(sa.Index(index_name("ix", name, p.root_column), p.root_column))
     columns.append(sa.Column("valid_from", UtcDateTime, primary_key=True))
     columns.append(sa.Column("valid_to", UtcDateTime))
-    return sa.Table(name, md, *columns)
+    # room on each page, so closing an interval (setting ``valid_to``, which no index holds)
+    # is a heap-only update on PostgreSQL: no new index entries, no row moved off its page
+    return sa.Table(name, md, *columns, postgresql_with={"fillfactor": HISTORY_FILLFACTOR})
 
 
 def segmentation_table_name(annotation_table_name: str, pcg_table_name: str) -> str:
