@@ -83,9 +83,9 @@ class DatastackSettings(BaseModel):
     description: str = ""
     schedules: tuple[Schedule, ...] = ()
     min_versions_kept: int = Field(default=2, ge=1)
-    # how its versions are kept: "flat" copies every table into a version database; "history"
-    # copies nothing (a catalogue row, answered from the live tables' root-id histories)
-    version_kind: Literal["flat", "history"] = "flat"
+    # how its versions are kept: "history" copies nothing (a catalogue row, answered from the
+    # live tables' root-id histories); "flat" copies every table into a version database
+    version_kind: Literal["flat", "history"] = "history"
 
     @field_validator("name")
     @classmethod

@@ -47,6 +47,7 @@ def stack(store_url: str) -> Iterator[str]:
         store = open_store(store_url)
         try:
             for v in list_versions(store, name, include_expired=True):
-                drop_pg_database(v.database)
+                if v.copied:  # a version kept in the root-id history has no database
+                    drop_pg_database(v.database)
         finally:
             store.dispose()

@@ -144,12 +144,14 @@ def test_version_commands(tmp_path: Path, cli: Cli) -> None:
     manifest = json.loads((home / "demo" / "manifest.json").read_text())
     early = as_utc(manifest["edits_from"]).isoformat()
     first = cli(
-        ["version", "create", "demo", "--at", early, "--days-to-expire", "1"], tmp_path, **env
+        ["version", "create", "demo", "--at", early, "--days-to-expire", "1", "--flat"],
+        tmp_path,
+        **env,
     )
     assert first.returncode == 0, first.stderr
     assert "AVAILABLE" in first.stdout
-    assert cli(["version", "create", "demo"], tmp_path, **env).returncode == 0
-    assert cli(["version", "create", "demo"], tmp_path, **env).returncode == 0
+    assert cli(["version", "create", "demo", "--flat"], tmp_path, **env).returncode == 0
+    assert cli(["version", "create", "demo", "--kind", "flat"], tmp_path, **env).returncode == 0
     listed = cli(["version", "list", "demo"], tmp_path, **env)
     assert [
         line.split()[1]
@@ -172,7 +174,7 @@ def test_version_commands(tmp_path: Path, cli: Cli) -> None:
     unpinned = cli(["version", "unpin", "demo", "2"], tmp_path, **env)
     assert unpinned.returncode == 0, unpinned.stderr
     assert "unpinned; expires" in unpinned.stdout
-    kept = cli(["version", "create", "demo", "--kind", "history"], tmp_path, COLUMNS="200", **env)
+    kept = cli(["version", "create", "demo"], tmp_path, COLUMNS="200", **env)  # the default
     assert kept.returncode == 0, kept.stderr
     assert "AVAILABLE (history)" in kept.stdout
     assert not (home / "versions" / "demo__mat4.sqlite").exists()  # no copy

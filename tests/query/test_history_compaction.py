@@ -111,6 +111,8 @@ def test_a_history_version_at_a_past_recorded_instant(history_world: QueryWorld)
                 VersionOptions(kind="history"),
             )
         with pytest.raises(Conflict, match="not at"):  # a flat copy cannot go back
-            create_version(world.store, world.datastack, world.times["t1"], None, VersionOptions())
+            create_version(
+                world.store, world.datastack, world.times["t1"], None, VersionOptions(kind="flat")
+            )
     finally:
         engine.close()

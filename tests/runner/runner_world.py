@@ -17,9 +17,11 @@ from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.clock import as_utc
 from fixative.config import DatastackSettings, Settings
 from fixative.demo import datastack
+from fixative.query.engine import QueryEngine
+from fixative.query.spec import QuerySpec
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
 from fixative.store import Store
-from fixative.versions import open_version
+from fixative.versions import get_version, open_version
 
 OPTIONS = datastack.DemoOptions(synapses=600, max_merges=30, mistakes=2, days=3)
 
@@ -41,6 +43,18 @@ class RunnerWorld:
         return as_utc(self.manifest.edits_until) + timedelta(seconds=1)
 
     def version_rows(self, version: int, table: str) -> dict[str, list[Any]]:
+        """The version's rows of ``table`` by column: its flat copy read as it is, a version
+        kept in the root-id history through the query engine."""
+        if not get_version(self.store, self.stack, version).copied:
+            graph = EmbeddedChunkedGraph.open(self.store, datastack.PCG_TABLE)
+            reader = QueryEngine(self.store, lambda _ds: graph)
+            try:
+                result = reader.version_query(self.stack, version, QuerySpec((table,)))
+                data = pa.Table.from_batches(list(result.batches), schema=result.schema)
+                result.close()
+            finally:
+                reader.close()
+            return {n: data.column(n).to_pylist() for n in data.column_names}
         engine = open_version(self.store, self.stack, version)
         try:
             with engine.connect() as conn:

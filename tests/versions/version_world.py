@@ -35,7 +35,8 @@ class VersionWorld:
         return target_for(self.store, self.version_dir)
 
     def options(self, **kw: Any) -> VersionOptions:
-        return VersionOptions(version_dir=self.version_dir, **kw)
+        """Flat copies unless ``kind`` says otherwise: these tests check the copy itself."""
+        return VersionOptions(version_dir=self.version_dir, **{"kind": "flat", **kw})
 
     def build(self, n_synapses: int = 60, n_nuclei: int = 20) -> None:
         res = (8.0, 8.0, 40.0)

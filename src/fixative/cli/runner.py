@@ -76,6 +76,12 @@ def register(cli: click.Group) -> None:
     @click.option("--map", "mapping", multiple=True, metavar="SOURCE=COLUMN", help="upload.")
     @click.option("--start-id", type=int, default=None, help="upload: first id.")
     @click.option("--roots-valid-at", default=None, help="upload: supplied roots' instant.")
+    @click.option(
+        "--flat",
+        is_flag=True,
+        help="create_version, materialize: a flat copy, not a version kept in the root-id "
+        "history (the datastack's version_kind decides otherwise).",
+    )
     @click.option("--wait/--no-wait", default=True, show_default=True)
     @click.option(
         "--timeout",
@@ -95,6 +101,7 @@ def register(cli: click.Group) -> None:
         mapping: tuple[str, ...],
         start_id: int | None,
         roots_valid_at: str | None,
+        flat: bool,
         wait: bool,
         timeout: float | None,
     ) -> None:
@@ -107,6 +114,8 @@ def register(cli: click.Group) -> None:
         settings = ctx.settings
         settings.datastack(datastack)  # a clear error before anything is recorded
         params: dict[str, Any] = {"at": at_text, "table": table, "days_to_expire": days_to_expire}
+        if flat:
+            params["kind"] = "flat"
         if kind == "upload":
             params.update(_upload_params(settings.home, files, mapping, start_id, roots_valid_at))
         services = Services.from_settings(settings)

@@ -20,14 +20,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _version_options(fn: F) -> F:
-    """DATASTACK, --at, --days-to-expire and --kind, shared by the commands that build
-    versions."""
+    """DATASTACK, --at, --days-to-expire and --kind (or --flat), shared by the commands that
+    build versions."""
+    fn = click.option(
+        "--flat",
+        "kind",
+        flag_value="flat",
+        help="Copy every table into a version database (the same as --kind flat).",
+    )(fn)
     fn = click.option(
         "--kind",
         type=click.Choice(KINDS),
         default=None,
-        help="flat: copy every table into a version database; history: copy nothing, answer "
-        "from the root-id history (default: the datastack's version_kind).",
+        help="history: copy nothing, answer from the root-id history; flat: copy every table "
+        "into a version database (default: the datastack's version_kind, history unless set).",
     )(fn)
     fn = click.option("--days-to-expire", type=click.IntRange(min=1), default=None)(fn)
     fn = click.option(

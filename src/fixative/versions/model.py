@@ -91,7 +91,7 @@ class VersionOptions:
     aligned_volume: str | None = None
     version_dir: Path | None = None
     report: Report = _no_report
-    kind: Kind = "flat"
+    kind: Kind = "history"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ class VersionRequest:
     days_to_expire: int | None = None
     refresh_report: Report = ignore_progress
     build_report: Report = ignore_progress
-    kind: Kind = "flat"  # a copy, or a row of the root-id history
+    kind: Kind = "history"  # a row of the root-id history, or a copy
 
 
 @dataclass(frozen=True)
