@@ -161,12 +161,17 @@ def _table_at(
     if base is not None:
         since = base.info.time_stamp
         version_rows = _version_rows(engine, table, base, plain, roots, at, graph)
-        gone = _gone_ids(engine, live, since, at)
+        # no annotation written between the base and ``at``: nothing gone, nothing new
+        untouched = table.info.last_modified_at <= min(since, at)
+        gone = np.empty(0, np.int64) if untouched else _gone_ids(engine, live, since, at)
         if gone.size:
             keep = pc.invert(pc.is_in(version_rows.column("id"), value_set=pa.array(gone)))
             version_rows = version_rows.filter(keep)
         parts.append(version_rows)
-    parts.append(_delta_rows(engine, table, live, since, at, plain, datastack))
+        if not untouched:
+            parts.append(_delta_rows(engine, table, live, since, at, plain, datastack))
+    else:
+        parts.append(_delta_rows(engine, table, live, since, at, plain, datastack))
     rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if graph is not None:
         rows = _roots_at(table, rows, at, graph)
