@@ -155,7 +155,7 @@ def setup(stack: ExitStack, args: argparse.Namespace) -> tuple[Store, str, str]:
     at = store.clock()
     with store.engine.begin() as conn:
         conn.execute(t.segmentation_table_metadata.update().values(last_updated=at))
-    create_version(store, name, at, [TABLE], VersionOptions())
+    create_version(store, name, at, [TABLE], VersionOptions(kind="flat"))
     print(f"setup: {args.synapses:,} synapses and version 1 in {time.perf_counter() - start:.1f} s")
     return store, name, target_for(store).url(database_name(name, 1))
 

@@ -419,7 +419,7 @@ def setup(stack: ExitStack, args: argparse.Namespace) -> tuple[Bench, npt.NDArra
     with store.engine.begin() as conn:
         conn.execute(t.segmentation_table_metadata.update().values(last_updated=at))
     start = time.perf_counter()
-    create_version(store, name, at, [TABLE], VersionOptions())
+    create_version(store, name, at, [TABLE], VersionOptions(kind="flat"))
     version_s = time.perf_counter() - start
     print(
         f"setup: {args.synapses:,} synapses over {n_roots:,} pre roots filled in {fill_s:.1f} s, "

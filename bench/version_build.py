@@ -126,7 +126,7 @@ def main() -> None:
             )
             plan = plan_table(store, conn, store.get_table("synapses"))
         start = time.perf_counter()
-        info = create_version(store, name, at, ["synapses"], VersionOptions())
+        info = create_version(store, name, at, ["synapses"], VersionOptions(kind="flat"))
         version_s = time.perf_counter() - start
         raw_s = raw_limit(store, plan, at, parallel=False)
         parallel_s = raw_limit(store, plan, at, parallel=True)

@@ -307,7 +307,7 @@ def run(store: Store, directory: Path, args: argparse.Namespace, versions: list[
 
     def version() -> float:
         seconds, made = stopwatch(
-            lambda: create_version(store, args.datastack, t1, [TABLE], VersionOptions())
+            lambda: create_version(store, args.datastack, t1, [TABLE], VersionOptions(kind="flat"))
         )
         versions.append(made.version)
         assert made.status == "AVAILABLE", made
