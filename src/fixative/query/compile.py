@@ -103,8 +103,9 @@ class HistoryRelation:
     """A table as it stood at T, read from the live database (a ``history`` version): the rows
     of its root-id history whose interval holds T and whose annotation is visible at T. Each
     history row carries the annotation's columns, so this is one table, read through its own
-    root and spatial indexes as a flat copy is; a table with no segmentation reads its
-    annotation table."""
+    root index as a flat copy is; a box goes through the annotation table's spatial index (a
+    point never moves) and keeps the history rows of the ids it finds. A table with no
+    segmentation reads its annotation table."""
 
     def __init__(self, table: TableColumns, alias: str, dialect: str, at: datetime) -> None:
         self.table = table
@@ -113,29 +114,29 @@ class HistoryRelation:
         when = instant_literal(at, dialect)
         cols = [sa.column(c.name, SQL_TYPES[c.kind]) for c in table.columns]
         cols += [sa.column("created", UtcDateTime()), sa.column("deleted", UtcDateTime())]
-        if dialect == "postgresql":
-            cols += [sa.column(p.position) for p in info.schema.points]
         linked = any(c.root or c.supervoxel for c in table.columns)
+        self.historical = linked and info.segmentation_table is not None
         source: Any
-        where: list[Any]
-        if linked and info.segmentation_table is not None:
+        where: list[Any] = []
+        if self.historical:
+            assert info.segmentation_table is not None
             cols += [sa.column("valid_from", UtcDateTime()), sa.column("valid_to", UtcDateTime())]
-            source = sa.table(history_table_name(info.segmentation_table), *cols).alias(
-                f"{alias}_h"
-            )
-            where = [
+            name = history_table_name(info.segmentation_table)
+            source = sa.table(name, *cols).alias(f"{alias}_h")
+            where += [
                 source.c.valid_from <= when,
                 sa.or_(source.c.valid_to.is_(None), source.c.valid_to > when),
             ]
         else:
+            if dialect == "postgresql":
+                cols += [sa.column(p.position) for p in info.schema.points]
             source = sa.table(table.name, *cols).alias(f"{alias}_a")
-            where = []
         where += [
             source.c.created <= when,
             sa.or_(source.c.deleted.is_(None), source.c.deleted > when),
         ]
         picked: list[Any] = [source.c[c.name] for c in table.columns]
-        if dialect == "postgresql":
+        if dialect == "postgresql" and not self.historical:
             picked += [source.c[p.position] for p in info.schema.points]
         self.clause = sa.select(*picked).select_from(source).where(*where).subquery(alias)
 
@@ -143,9 +144,13 @@ class HistoryRelation:
         return self.clause.c[name]
 
     def box(self, point: PointField, lo: Sequence[int], hi: Sequence[int]) -> Any:
-        if self.dialect == "postgresql":
+        if self.dialect != "postgresql":
+            return rtree_box(rtree_name(self.table.name, point.name), self.clause.c.id, lo, hi)
+        if not self.historical:
             return postgis_box(self.clause.c[point.position], lo, hi)
-        return rtree_box(rtree_name(self.table.name, point.name), self.clause.c.id, lo, hi)
+        ann = sa.table(self.table.name, sa.column("id", sa.BigInteger()), sa.column(point.position))
+        inside = sa.select(ann.c.id).where(postgis_box(ann.c[point.position], lo, hi))
+        return self.clause.c.id.in_(inside)
 
 
 def instant_literal(at: datetime, dialect: str) -> sa.ColumnElement[Any]:

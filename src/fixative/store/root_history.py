@@ -3,9 +3,10 @@ root ids over time, as intervals ``[valid_from, valid_to)``; ``valid_to`` NULL i
 
 Each interval is a whole version row: beside the ids it carries the annotation's own columns
 (``created``, ``deleted`` and the fields, which never change but for ``deleted``: an update
-makes a new annotation), so a version query reads one table, with a root index and (on
-PostgreSQL) a spatial index of its own, as it would a flat copy. The annotation writer stamps
-``deleted`` on a row's intervals in the transaction that deletes it.
+makes a new annotation), so a version query reads one table through its own root indexes, as
+it would a flat copy (a box goes through the annotation table's spatial index: points never
+move). The annotation writer stamps ``deleted`` on a row's intervals in the transaction that
+deletes it.
 
 Root ids are immutable and each is valid for one interval, so a row's roots change only at the
 instants a workflow records: an ingest links a row at its instant T, a root update rewrites the
@@ -36,7 +37,6 @@ import sqlalchemy as sa
 
 from fixative.schemas.types import SchemaType
 from fixative.store import tables as t
-from fixative.store.geometry import create_gist_indexes, position_columns
 from fixative.store.intcolumns import read_int64
 from fixative.store.segmentation import SegmentationTable
 from fixative.store.types import UtcDateTime
@@ -51,18 +51,10 @@ def quote(name: str) -> str:
 
 
 def create_history_table(conn: sa.Connection, segmentation_table: str, schema: SchemaType) -> str:
-    """Create the (empty) history of a segmentation table, with the spatial index a version
-    query of a box uses on PostgreSQL (SQLite's boxes go through the annotation table's R*Tree
-    by id); returns its name."""
+    """Create the (empty) history of a segmentation table; returns its name. It has no spatial
+    index of its own: a point never moves, so a box is found through the annotation table's."""
     name = t.history_table_name(segmentation_table)
-    table = t.history_table(sa.MetaData(), name, schema)
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        for column in position_columns(schema):
-            table.append_column(column)
-    table.create(conn)
-    if postgres:
-        create_gist_indexes(conn, name, schema)
+    t.history_table(sa.MetaData(), name, schema).create(conn)
     return name
 
 
