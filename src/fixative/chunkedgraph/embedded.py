@@ -40,7 +40,7 @@ from fixative.chunkedgraph.records import (
 from fixative.chunkedgraph.tables import TABLE_ID_LENGTH, cg_graphs
 from fixative.clock import Clock
 from fixative.errors import Conflict, InvalidInput, NotFound
-from fixative.store import Store
+from fixative.store import Store, memo
 
 USER_ID_LENGTH = 128
 Coords = dict[str, list[list[float]]]  # "source_coords"/"sink_coords" -> [[x, y, z], ...]
@@ -174,13 +174,18 @@ class EmbeddedChunkedGraph:
     # -- freshness -------------------------------------------------------------------------------
 
     def refresh(self) -> RootIndex:
-        """The index, after loading operations another process committed since (one query)."""
+        """The index, after loading operations another process committed since (one query;
+        once per read scope, ``fixative.store.memo``: a request or a query sees one graph)."""
         index = self._index
-        with self._store.read() as conn:
-            upto = persist.last_operation_id(conn, self._table_id)
-            if upto > index.last_operation_id:
+        upto = memo.remembered((id(self), "cg_last_operation"), self._last_operation_id)
+        if upto > index.last_operation_id:
+            with self._store.read() as conn:
                 index = self._catch_up(conn, upto)
         return index
+
+    def _last_operation_id(self) -> int:
+        with self._store.read() as conn:
+            return persist.last_operation_id(conn, self._table_id)
 
     def _catch_up(self, conn: sa.Connection, upto: int) -> RootIndex:
         with self._lock:

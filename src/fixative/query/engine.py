@@ -29,6 +29,7 @@ from fixative.query.shape import shape
 from fixative.query.spec import QuerySpec
 from fixative.query.stream import RawCursor, VersionDatabase, open_version_database
 from fixative.segmentation.port import SegmentationSource
+from fixative.store import memo
 from fixative.store.base import Store
 from fixative.store.root_history import latest_instant
 from fixative.versions import get_version, list_version_tables
@@ -161,8 +162,9 @@ class QueryEngine:
         return opened.database.scalar(query.count())
 
     def version_query(self, datastack: str, version: int, spec: QuerySpec) -> QueryResult:
-        opened, plan = self._plan(datastack, version, spec)
-        return self.stream(opened, plan)
+        with memo.scope():
+            opened, plan = self._plan(datastack, version, spec)
+            return self.stream(opened, plan)
 
     def stream(self, opened: OpenVersion, plan: QueryPlan) -> QueryResult:
         """Run a checked plan on an open version, streaming."""
@@ -224,9 +226,10 @@ class QueryEngine:
     def live_query(self, datastack: str, at: datetime, spec: QuerySpec) -> QueryResult:
         from fixative.query.live import run_live_query
 
-        tables = self._tables(spec, None, "the live database")
-        plan = make_plan(spec, tables, self.row_cap)
-        return run_live_query(self, datastack, at, plan)
+        with memo.scope():  # metadata and the chunkedgraph's freshness read once
+            tables = self._tables(spec, None, "the live database")
+            plan = make_plan(spec, tables, self.row_cap)
+            return run_live_query(self, datastack, at, plan)
 
     def close(self) -> None:
         with self._lock:
