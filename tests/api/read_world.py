@@ -9,7 +9,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ from fixative.testing.clock import TickingClock
 from fixative.testing.databases import drop_pg_database, pg_database, sqlite_url
 from fixative.testing.server import serve
 from fixative.versions import VersionOptions, create_version, expire_versions
+from fixative.versions.model import Kind
 from fixative.workflows.refresh import refresh_table
 
 OPTIONS = datastack.DemoOptions(synapses=1_500, max_merges=60, mistakes=4, days=4)
@@ -98,9 +99,11 @@ def _refresh(world: ReadWorld, at: datetime) -> None:
         refresh_table(world.store, seg, graph, table, at)
 
 
-def _version(world: ReadWorld, at: datetime, days: int | None) -> None:
+def _version(world: ReadWorld, at: datetime, days: int | None, kind: Kind) -> None:
     _refresh(world, at)
-    options = VersionOptions(days_to_expire=days, aligned_volume=datastack.ALIGNED_VOLUME)
+    options = VersionOptions(
+        days_to_expire=days, aligned_volume=datastack.ALIGNED_VOLUME, kind=kind
+    )
     create_version(world.store, world.datastack, at, options=options)
 
 
@@ -171,8 +174,10 @@ def build_world(store: Store, home: Path) -> ReadWorld:
         "refresh": last + timedelta(hours=3),
         "after": last + timedelta(hours=4),
     }
-    for name, days in (("v1", 1), ("v2", None), ("v3", None)):
-        _version(world, world.instants[name], days)
+    # both kinds served side by side: version 2 kept in the root-id history, 1 and 3 copied
+    # (the database-loss tests take version 3's database away mid-stream)
+    for name, days, kind in (("v1", 1, "flat"), ("v2", None, "history"), ("v3", None, "flat")):
+        _version(world, world.instants[name], days, cast(Kind, kind))
     expire_versions(
         store, world.datastack, world.instants["after"] + timedelta(days=30), min_kept=1
     )

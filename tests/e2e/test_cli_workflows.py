@@ -213,4 +213,7 @@ def test_materialize_command(tmp_path: Path, cli: Cli) -> None:
     assert "synapses (300)" in done.stdout
     status = cli(["status"], tmp_path, COLUMNS="200", **env)
     assert any("materialize" in line and "SUCCEEDED" in line for line in status.stdout.splitlines())
-    assert (home / "versions" / "demo__mat1.sqlite").exists()
+    assert not (home / "versions" / "demo__mat1.sqlite").exists()  # kept in the history
+    flat = cli(["materialize", "demo", "--flat"], tmp_path, COLUMNS="200", **env)
+    assert flat.returncode == 0, flat.stderr
+    assert (home / "versions" / "demo__mat2.sqlite").exists()

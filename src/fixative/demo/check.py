@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,9 @@ import pyarrow as pa
 from fixative.chunkedgraph.port import ChunkedGraph
 from fixative.segmentation.port import SegmentationSource
 from fixative.store import Store
+
+if TYPE_CHECKING:
+    from fixative.query.engine import QueryEngine
 
 
 def _points(table: pa.Table, point: str) -> npt.NDArray[np.int64]:
@@ -104,26 +107,32 @@ def connectivity_from_tables(store: Store, at: datetime) -> Counter[tuple[str, s
     return Counter({(label(a), label(b)): n for (a, b), n in pairs.items()})
 
 
-def connectivity_from_version(engine: Any) -> Counter[tuple[str, str]]:
-    """The same count, read from a version database's flat tables."""
-    import sqlalchemy as sa
+def connectivity_from_version(
+    engine: QueryEngine, datastack: str, version: int
+) -> Counter[tuple[str, str]]:
+    """The same count, read from a version through the query engine (a flat copy or the
+    root-id history, as the version is kept)."""
+    from fixative.query.spec import QuerySpec
 
-    with engine.connect() as conn:
-        cells = conn.execute(sa.text("SELECT pt_root_id, cell_type FROM cell_types")).all()
-        pairs = conn.execute(
-            sa.text(
-                "SELECT pre_pt_root_id, post_pt_root_id, count(*) FROM synapses "
-                "GROUP BY pre_pt_root_id, post_pt_root_id"
-            )
-        ).all()
+    def column_pairs(table: str, a: str, b: str) -> list[tuple[Any, Any]]:
+        spec = QuerySpec((table,), select={table: (a, b)})
+        result = engine.version_query(datastack, version, spec)
+        try:
+            out: list[tuple[Any, Any]] = []
+            for batch in result.batches:
+                out += zip(batch.column(a).to_pylist(), batch.column(b).to_pylist(), strict=True)
+            return out
+        finally:
+            result.close()
+
     names: dict[int, list[str]] = {}
-    for root, name in cells:
+    for root, name in column_pairs("cell_types", "pt_root_id", "cell_type"):
         names.setdefault(int(root), []).append(name)
 
     def label(root: int) -> str:
         return "+".join(sorted(names[root])) if root in names else f"?{root}"
 
     out: Counter[tuple[str, str]] = Counter()
-    for a, b, n in pairs:
-        out[(label(int(a)), label(int(b)))] += int(n)
+    for a, b in column_pairs("synapses", "pre_pt_root_id", "post_pt_root_id"):
+        out[(label(int(a)), label(int(b)))] += 1
     return out

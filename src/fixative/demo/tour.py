@@ -27,13 +27,14 @@ from fixative.config import Settings
 from fixative.demo import check, client_tour, datastack, history, install, next_steps
 from fixative.demo.datastack import DATASTACK
 from fixative.demo.progress import ProgressReport
+from fixative.query.engine import QueryEngine
 from fixative.runner.inline import InlineRunner
 from fixative.runner.records import get_run
 from fixative.segmentation.port import SegmentationSource
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
 from fixative.services import Services
 from fixative.store import Store
-from fixative.versions import list_versions, open_version
+from fixative.versions import list_versions
 from fixative.workflows.refresh import refresh_table
 
 NEURON = "AVAL"
@@ -148,11 +149,11 @@ def _from_version(
 ) -> Counter[tuple[str, str]]:
     """Read the connectivity back from the version made at ``at``."""
     (info,) = [v for v in list_versions(store, DATASTACK) if v.time_stamp == at]
-    engine = open_version(store, DATASTACK, info.version)
+    engine = QueryEngine(store, lambda _ds: EmbeddedChunkedGraph.open(store, datastack.PCG_TABLE))
     try:
-        got = check.connectivity_from_version(engine)
+        got = check.connectivity_from_version(engine, DATASTACK, info.version)
     finally:
-        engine.dispose()
+        engine.close()
     if got != live:
         raise AssertionError(f"version {info.version} disagrees with the live tables")
     return got
