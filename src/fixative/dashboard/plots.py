@@ -75,7 +75,13 @@ def run_durations(services: HttpServices, datastack: str) -> dict[str, Any]:
         data,
         mark={"type": "point", "filled": True, "size": 60},
         encoding={
-            "x": {"field": "submitted", "type": "temporal", "title": "submitted (UTC)"},
+            "x": {
+                "field": "submitted",
+                "type": "temporal",
+                "title": "submitted (UTC)",
+                "scale": {"type": "utc"},
+                "axis": {"format": "%Y-%m-%d %H:%M", "labelAngle": -30},
+            },
             "y": {"field": "seconds", "type": "quantitative", "title": "seconds"},
             "color": {"field": "kind", "type": "nominal"},
             "tooltip": [{"field": "id"}, {"field": "kind"}, {"field": "seconds"}],
