@@ -1,6 +1,6 @@
 """Root-id histories carry the annotation's columns: each interval becomes a whole version row
 (``created``, ``deleted``, the fields, the supervoxel and root ids), so a version query reads one
-table through its own root and spatial indexes instead of joining the annotation table per row.
+table through its own root indexes instead of joining the annotation table per row.
 Every history is rebuilt from its narrow form joined with its annotation table.
 
 Revision ID: 0015
