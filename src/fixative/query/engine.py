@@ -115,9 +115,12 @@ class QueryEngine:
 
     # -- versions ----------------------------------------------------------------------------
 
-    def opened_version(self, datastack: str, version: int) -> OpenVersion:
-        """The cached open version (Conflict when it is no longer AVAILABLE)."""
-        info = get_version(self.store, datastack, version)
+    def opened_version(
+        self, datastack: str, version: int, listed: VersionInfo | None = None
+    ) -> OpenVersion:
+        """The cached open version (Conflict when it is no longer AVAILABLE); ``listed``: its
+        catalogue row as just read (a live query's list of versions), not read again."""
+        info = listed if listed is not None else get_version(self.store, datastack, version)
         key = (info.datastack, info.version)
         if info.status != AVAILABLE or not info.valid:
             with self._lock:

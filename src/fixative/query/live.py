@@ -136,7 +136,7 @@ def _opened_first(
 ) -> OpenVersion | None:
     for v in versions:
         try:
-            opened = engine.opened_version(v.datastack, v.version)
+            opened = engine.opened_version(v.datastack, v.version, listed=v)
         except Conflict:  # expired since it was listed
             continue
         if table in opened.tables:
