@@ -22,8 +22,7 @@ from fixative.auth.tokens import add_to_group, create_token
 from fixative.clock import utc_now
 from fixative.demo import datastack
 from fixative.runner.records import RunInfo, list_runs
-from fixative.store import open_store
-from fixative.testing.databases import drop_pg_database, pg_database, sqlite_url
+from fixative.testing.databases import fresh_store
 from fixative.testing.server import serve
 
 OPTIONS = datastack.DemoOptions(synapses=300, max_merges=20, mistakes=4, days=2)
@@ -113,15 +112,7 @@ def _make_tokens(world: WriteWorld) -> None:
 @contextmanager
 def served_write_world(backend: str, home: Path, template: str | None) -> Iterator[WriteWorld]:
     with ExitStack() as stack:
-        if backend == "sqlite":
-            url = sqlite_url(home)
-        else:
-            assert template is not None
-            url = stack.enter_context(pg_database(template))
-            name = url.rsplit("/", 1)[-1]
-            stack.callback(lambda: [drop_pg_database(f"{name}__mat{n}") for n in range(1, 10)])
-        store = open_store(url)
-        stack.callback(store.dispose)
+        store = stack.enter_context(fresh_store(backend, home, template))
         manifest = datastack.build(store, home / "demo", OPTIONS)
         ds_name = store.engine.url.database if store.dialect_name == "postgresql" else "demo"
         read = ReadWorld(store, manifest, home, datastack=ds_name or "demo")

@@ -19,8 +19,8 @@ from fixative.clock import as_utc
 from fixative.config import DatastackSettings, Schedule, Settings
 from fixative.demo import datastack
 from fixative.query.spec import Filter, QuerySpec
-from fixative.store import NewTable, Store, open_store
-from fixative.testing.databases import drop_pg_database, pg_database, sqlite_url
+from fixative.store import NewTable, Store
+from fixative.testing.databases import fresh_store
 from fixative.testing.server import serve
 from fixative.versions import list_versions
 
@@ -128,15 +128,7 @@ def _a_proofread_neuron(world: DashWorld) -> int:
 @contextmanager
 def served_dash_world(backend: str, home: Path, template: str | None) -> Iterator[DashWorld]:
     with ExitStack() as stack:
-        if backend == "sqlite":
-            url = sqlite_url(home)
-        else:
-            assert template is not None
-            url = stack.enter_context(pg_database(template))
-            name = url.rsplit("/", 1)[-1]
-            stack.callback(lambda: [drop_pg_database(f"{name}__mat{n}") for n in range(1, 10)])
-        store = open_store(url)
-        stack.callback(store.dispose)
+        store = stack.enter_context(fresh_store(backend, home, template))
         manifest = datastack.build(store, home / "demo", OPTIONS)
         name = store.engine.url.database if store.dialect_name == "postgresql" else "demo"
         ds_name = name or "demo"

@@ -19,9 +19,9 @@ from fixative.demo import datastack
 from fixative.query.engine import QueryEngine
 from fixative.query.spec import QuerySpec
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
-from fixative.store import NewTable, Store, open_store
+from fixative.store import NewTable, Store
 from fixative.testing.clock import TickingClock
-from fixative.testing.databases import drop_pg_database, pg_database, sqlite_url
+from fixative.testing.databases import fresh_store
 from fixative.versions import VersionOptions, create_version
 from fixative.workflows.refresh import refresh_table
 
@@ -108,14 +108,7 @@ def _build(store: Store, home: Path) -> ExportWorld:
 @contextmanager
 def export_world(backend: str, home: Path, template: str | None) -> Iterator[ExportWorld]:
     with ExitStack() as stack:
-        if backend == "sqlite":
-            url = sqlite_url(home)
-        else:
-            assert template is not None
-            url = stack.enter_context(pg_database(template))
-            stack.callback(drop_pg_database, url.rsplit("/", 1)[-1] + "__mat1")
-        store = open_store(url)
-        stack.callback(store.dispose)
+        store = stack.enter_context(fresh_store(backend, home, template))
         world = _build(store, home)
         stack.callback(world.engine.close)
         yield world

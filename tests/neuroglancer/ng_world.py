@@ -21,9 +21,9 @@ from fixative.config import DatastackSettings, Settings
 from fixative.demo import datastack
 from fixative.query.spec import QuerySpec
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
-from fixative.store import Store, open_store
+from fixative.store import Store
 from fixative.testing.clock import TickingClock
-from fixative.testing.databases import drop_pg_database, pg_database, sqlite_url
+from fixative.testing.databases import fresh_store
 from fixative.testing.server import serve
 from fixative.versions import VersionOptions, create_version
 from fixative.workflows.refresh import refresh_table
@@ -120,16 +120,8 @@ def _build(store: Store, home: Path) -> tuple[datastack.DemoManifest, str]:
 @contextmanager
 def served_ng_world(backend: str, home: Path, template: str | None) -> Iterator[NgWorld]:
     with ExitStack() as stack:
-        if backend == "sqlite":
-            url = sqlite_url(home)
-        else:
-            assert template is not None
-            url = stack.enter_context(pg_database(template))
-        store = open_store(url)
-        stack.callback(store.dispose)
+        store = stack.enter_context(fresh_store(backend, home, template))
         manifest, name = _build(store, home)
-        if backend == "postgres":
-            stack.callback(drop_pg_database, f"{name}__mat1")
         settings = settings_of(store, manifest, home, name)
         services = HttpServices(settings, store, lambda ds: chunkedgraph(ds, store))
         services.engine = make_engine(services)

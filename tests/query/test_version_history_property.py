@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,9 +24,8 @@ from query_world import PositionVolume, QueryWorld, close_rows
 from fixative.errors import Conflict
 from fixative.query.engine import QueryEngine
 from fixative.query.spec import Filter, QuerySpec
-from fixative.store import open_store
 from fixative.testing.clock import TickingClock
-from fixative.testing.databases import pg_database, sqlite_url
+from fixative.testing.databases import fresh_store
 from fixative.versions import VersionOptions, create_version, list_versions
 from fixative.versions.compaction import compact_histories
 from fixative.versions.expiry import expire_versions
@@ -51,20 +50,13 @@ STEP = st.one_of(
 def fresh_world(
     backend: str, request: pytest.FixtureRequest, folder: Any, seed: int
 ) -> Iterator[QueryWorld]:
-    database: AbstractContextManager[str]
-    if backend == "sqlite":
-        database = nullcontext(sqlite_url(folder))
-    else:
-        database = pg_database(request.getfixturevalue("pg_template"))
-    with database as url:
+    template = request.getfixturevalue("pg_template") if backend == "postgres" else None
+    with fresh_store(backend, folder, template) as store:
         clock = TickingClock()
-        store = open_store(url, clock)
-        try:
-            world = QueryWorld(store, clock, "prop_ds", kind="history")
-            world.rng = np.random.default_rng(seed)
-            yield world.build()
-        finally:
-            store.dispose()
+        store.clock = clock
+        world = QueryWorld(store, clock, "prop_ds", kind="history")
+        world.rng = np.random.default_rng(seed)
+        yield world.build()
 
 
 class History:

@@ -9,8 +9,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from fixative.store import Store
 
 PG_SERVER = os.environ.get("FIXATIVE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
@@ -62,3 +66,43 @@ def pg_database(template: str | None, prefix: str = "fixative_test") -> Iterator
 
 def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'live.sqlite'}"
+
+
+def drop_version_databases(live: str) -> None:
+    """Drop every version database ``{live}__mat{N}`` a test world made on PostgreSQL."""
+    engine = _admin()
+    try:
+        with engine.connect() as conn:
+            names = conn.execute(
+                sa.text("SELECT datname FROM pg_database WHERE starts_with(datname, :p)"),
+                {"p": f"{live}__mat"},
+            ).scalars()
+            found = [str(n) for n in names]
+    finally:
+        engine.dispose()
+    for name in found:
+        drop_pg_database(name)
+
+
+@contextmanager
+def fresh_store(backend: str, folder: Path, template: str | None) -> Iterator[Store]:
+    """A store on a fresh database of ``backend`` (``sqlite``: a file in ``folder``;
+    ``postgres``: a clone of ``template``), disposed afterwards with every version database
+    it made."""
+    from fixative.store import open_store
+
+    if backend == "sqlite":
+        store = open_store(sqlite_url(folder))
+        try:
+            yield store
+        finally:
+            store.dispose()
+        return
+    assert template is not None, "a PostgreSQL store is cloned from the session's template"
+    with pg_database(template) as url:
+        store = open_store(url)
+        try:
+            yield store
+        finally:
+            store.dispose()
+            drop_version_databases(url.rsplit("/", 1)[-1])
