@@ -22,6 +22,8 @@ def sign_in(context: Any, world: DashWorld, who: str) -> Any:
     page.get_by_label("API token").fill(world.tokens[who])
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Datastacks").wait_for()
+    # the heading shows while the page still parses; its buttons work once the script has run
+    page.wait_for_load_state("load")
     return page
 
 
