@@ -163,6 +163,12 @@ def write_bodies() -> dict[str, Any]:
                     "maximum": MAX_DAYS,
                     "description": "create_version and materialize",
                 },
+                "kind": {
+                    "type": "string",
+                    "enum": ["history", "flat"],
+                    "description": "create_version and materialize: a version kept in the "
+                    "root-id history, or a flat copy (default: the datastack's version_kind)",
+                },
                 # upload (runner/tasks.py: UPLOAD_PARAMS): files under the data directory
                 "files": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 "map": {

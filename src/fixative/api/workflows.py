@@ -18,6 +18,7 @@ from fixative.runner.port import TaskRunner
 from fixative.runner.records import RunInfo, get_run, list_runs
 from fixative.runner.tasks import UPLOAD_PARAMS, upload_request
 from fixative.store import Store
+from fixative.versions.model import KINDS
 
 PREFIX = "/fixative/api/v1"
 PARAMS = {"at", "table", "days_to_expire"}
@@ -26,8 +27,8 @@ MAX_DAYS = 3650
 TAKES = {  # the parameters each kind uses; others would be silently ignored, so are refused
     "ingest": {"at", "table"},
     "update_roots": {"at", "table"},
-    "create_version": {"at", "days_to_expire"},
-    "materialize": {"at", "days_to_expire"},
+    "create_version": {"at", "days_to_expire", "kind"},
+    "materialize": {"at", "days_to_expire", "kind"},
     "expire": set(),
     "upload": UPLOAD_PARAMS,
 }
@@ -68,6 +69,8 @@ def check_params(
         return
     if params.get("at") is not None:
         refuse_future(as_utc(params["at"]), store.clock(), "at")
+    if params.get("kind") is not None and params["kind"] not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {params['kind']!r}")
     days = params.get("days_to_expire")
     if days is not None:
         if not 1 <= (whole(days) or 0) <= MAX_DAYS:
