@@ -19,14 +19,18 @@ def register(cli: click.Group) -> None:
     def doctor(ctx: Context, datastack: str, repair: bool) -> None:
         """Find states that block the datastack's workflows (root ids valid in the future,
         versions and runs left by dead processes); with --repair, repair them. Exits non-zero
-        while any remain."""
+        while any remain. Also warns of PostgreSQL settings that slow bulk ingest, version
+        builds or queries down, or endanger the data (warnings never fail the command)."""
         from fixative import bootstrap
         from fixative.runner import doctor as checks
         from fixative.services import Services
+        from fixative.store.postgres_tuning import check_store
 
         ctx.settings.datastack(datastack)  # a clear error before the database is opened
         services = Services(ctx.settings, bootstrap.live_store(ctx.settings))
         try:
+            for advice in check_store(services.store):
+                ctx.console.print(f"warning: {advice.describe()}", highlight=False, soft_wrap=True)
             now = services.store.clock()
             found = checks.examine(services, datastack, now)
             for finding in found:
