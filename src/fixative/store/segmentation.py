@@ -240,7 +240,9 @@ def read_unlinked(
     select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
     sql = (
         f"SELECT {select} FROM {quote(seg.annotation_table)} AS a "
-        f"LEFT JOIN {quote(seg.name)} AS s ON s.id = a.id "
+        # the range on both sides: else the anti-join walks the segmentation table's key from
+        # its first id to the range, a cost that grows with the table, not the chunk
+        f"LEFT JOIN {quote(seg.name)} AS s ON s.id = a.id AND s.id >= :start AND s.id < :stop "
         "WHERE s.id IS NULL AND a.created <= :at AND a.id >= :start AND a.id < :stop"
     )
     rows = read_int64(conn, sql, len(exprs), {"start": ids.start, "stop": ids.stop}, (_at(at),))
@@ -286,7 +288,7 @@ def read_supervoxels(
 def upsert_links(conn: sa.Connection, seg: SegmentationTable, data: pa.Table) -> None:
     """Insert segmentation rows, or overwrite the given columns of rows whose id exists.
     ``data``: ``id`` and any of the table's supervoxel/root columns, int64 (NULLs allowed)."""
-    names = _checked_columns(seg, data)
+    names = checked_columns(seg, data)
     if data.num_rows == 0:
         return
     cols = ", ".join(quote(n) for n in names)
@@ -306,7 +308,7 @@ def upsert_links(conn: sa.Connection, seg: SegmentationTable, data: pa.Table) ->
 def write_columns(conn: sa.Connection, seg: SegmentationTable, data: pa.Table) -> None:
     """Overwrite columns of existing segmentation rows (never creates rows). ``data``: ``id``
     and the columns to set, int64."""
-    names = _checked_columns(seg, data)
+    names = checked_columns(seg, data)
     targets = [n for n in names if n != "id"]
     if data.num_rows == 0 or not targets:
         return
@@ -329,7 +331,8 @@ def write_columns(conn: sa.Connection, seg: SegmentationTable, data: pa.Table) -
     _executemany(conn, f"UPDATE {quote(seg.name)} SET {sets} WHERE id = ?", reordered)
 
 
-def _checked_columns(seg: SegmentationTable, data: pa.Table) -> list[str]:
+def checked_columns(seg: SegmentationTable, data: pa.Table) -> list[str]:
+    """``data``'s column names, checked: ``id`` first, then some of the linked columns."""
     names = list(data.column_names)
     allowed = set(seg.columns)
     if not names or names[0] != "id" or not set(names) <= allowed:

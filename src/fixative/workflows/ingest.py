@@ -23,8 +23,8 @@ from fixative.clock import await_instant, refuse_future
 from fixative.errors import Conflict, InvalidInput
 from fixative.ids import to_int64
 from fixative.segmentation.port import SegmentationSource
-from fixative.store import Store, TableInfo
-from fixative.store.root_history import record_intervals
+from fixative.store import Store, TableInfo, bulkindex
+from fixative.store.root_history import link_new
 from fixative.store.segmentation import (
     IdRange,
     SegmentationTable,
@@ -34,7 +34,6 @@ from fixative.store.segmentation import (
 from fixative.store.segmentation import linked_through as _linked_through
 from fixative.store.segmentation import set_linked_through as _set_linked_through
 from fixative.store.segmentation import unlinked_ranges as _unlinked_ranges
-from fixative.store.segmentation import upsert_links as _upsert_links
 from fixative.workflows.progress import DEFAULT_CHUNK_ROWS, Report, RunOptions, ignore_progress
 
 U64 = npt.NDArray[np.uint64]
@@ -115,8 +114,7 @@ def ingest_chunk(
     supervoxels = lookup_supervoxels(seg, positions, present, info.voxel_resolution_nm)
     roots = cg.get_roots(supervoxels.ravel(), at).reshape(supervoxels.shape)
     with store.write() as conn:
-        _upsert_links(conn, links, link_rows(links, ids, supervoxels, roots))
-        record_intervals(conn, links, ids, at)
+        link_new(conn, links, link_rows(links, ids, supervoxels, roots), id_range, at)
     return IngestCount(int(ids.size), int(np.count_nonzero(supervoxels == 0)))
 
 
@@ -181,18 +179,29 @@ def run_ingest(
     plan: IngestPlan,
     report: Report = ignore_progress,
 ) -> IngestResult:
-    """Run the planned chunks in order."""
+    """Run the planned chunks in order. A bulk ingest (``bulkindex.is_bulk``) drops the root-id
+    indexes first and builds them afresh after the last chunk, or after a failed one."""
+    links = SegmentationTable.of(store.get_table(plan.table))
+    with store.write() as conn:
+        bulkindex.restore(conn, links)  # left dropped by an ingest that died
+        bulk = bulkindex.is_bulk(conn, links, plan.rows)
+        if bulk:
+            bulkindex.drop(conn, links)
     done = rows = outside = 0
-    for id_range in plan.ranges:
-        count = ingest_chunk(store, seg, cg, plan.table, id_range, plan.at)
-        rows, outside = rows + count.rows, outside + count.points_without_supervoxel
-        done += id_range.rows
-        report(done, plan.rows)
+    try:
+        for id_range in plan.ranges:
+            count = ingest_chunk(store, seg, cg, plan.table, id_range, plan.at)
+            rows, outside = rows + count.rows, outside + count.points_without_supervoxel
+            done += id_range.rows
+            report(done, plan.rows)
+    finally:
+        if bulk:
+            with store.write() as conn:
+                bulkindex.restore(conn, links)
     info = store.get_table(plan.table)
     if plan.complete is not None:
         with store.write() as conn:
             _set_linked_through(conn, SegmentationTable.of(info), plan.complete)
     if rows >= ANALYZE_AFTER_ROWS:
-        links = SegmentationTable.of(info)
         store.analyze(plan.table, links.name, links.history)
     return IngestResult(plan.at, len(plan.ranges), rows, outside)
