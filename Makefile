@@ -52,6 +52,7 @@ bench: env
 	$(BIN)/python bench/versions.py --synapses 1000000
 	$(BIN)/python bench/neuroglancer.py --synapses 1000000
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/scale.py --sizes 1000000,3000000
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .fixative .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,256 @@
+"""The same workload at growing sizes on PostgreSQL: does a row cost the same at 10M as at 1M?
+
+    python bench/scale.py [--sizes 1000000,3000000,10000000] [--edits 1000] [--queries 30]
+
+For each size, in a fresh scratch database (dropped afterwards): the demo datastack at N
+synapses (its build timed and printed, as setup), then timed:
+
+1. the full ingest at T0 (``refresh_table``: every row new), rows/s and microseconds per row;
+2. ``--edits`` chunkedgraph edits and the root update to T1 (cost follows the change, not N);
+3. a version at T1 the default way (history: a catalogue row), then a flat copy
+   (``kind="flat"``) against the raw limit in the same run: ``CREATE TABLE AS`` of the same
+   rows plus the same indexes, with no Fixative code (microseconds per row, and the ratio);
+4. on the history version, through the query engine: 100 random pre roots (p50, p99), a
+   spatial box (p50), and a 1M-row Arrow read (rows/s). The demo's cells grow with N (the
+   connectome tiled), so 100 roots hold about the same rows at every size; the box's side
+   shrinks as 1/sqrt(N) so that it does too (1/10 of the x and y extent at 1M).
+
+Then the growth factor of each figure between the smallest and the largest size (cost per row
+for ingest and version build; latency for queries). Targets (issue 16): ingest at least 150k
+rows/s at every size; cost per row at the largest size within 1.3x of the smallest for ingest
+and version build; version build within 1.2x of ``CREATE TABLE AS``; query latencies within
+1.5x across sizes. The last lines are JSON, one per figure and size, then one per growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
+from fixative.clock import utc_now
+from fixative.demo.datastack import PCG_TABLE, DemoOptions, build
+from fixative.demo.layout import Layout
+from fixative.query.engine import QueryEngine
+from fixative.query.spec import Filter, QuerySpec
+from fixative.segmentation.tensorstore import TensorStoreSegmentation
+from fixative.store import Store, open_store
+from fixative.store.segmentation import SegmentationTable
+from fixative.testing.databases import drop_pg_database, pg_url
+from fixative.versions import VersionOptions, create_version, list_versions
+from fixative.versions.flat import plan_table
+from fixative.versions.target import target_for
+from fixative.workflows.refresh import refresh_table
+from workflows import make_edits, raw_limit, settle
+
+TABLE = "synapses"
+READ_ROWS = 1_000_000
+BOX_SYNAPSES = 1_000_000  # at this size the box is 1/10 of the volume's x and y extent
+
+# figure -> (unit, whether growth is judged per row (True) or as is (False))
+FIGURES: dict[str, tuple[str, bool]] = {
+    "setup_us_per_row": ("us/row", True),
+    "ingest_rows_per_s": ("rows/s", False),
+    "ingest_us_per_row": ("us/row", True),
+    "update_roots_s": ("s", False),
+    "history_version_s": ("s", False),
+    "flat_version_us_per_row": ("us/row", True),
+    "flat_version_vs_create_table_as": ("ratio", False),
+    "root_filter_p50_ms": ("ms", False),
+    "root_filter_p99_ms": ("ms", False),
+    "spatial_box_p50_ms": ("ms", False),
+    "arrow_read_rows_per_s": ("rows/s", False),
+}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def drain(result: Any) -> int:
+    rows = 0
+    for batch in result.batches:
+        rows += batch.num_rows
+    result.close()
+    return rows
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) -> dict[str, float]:
+    """Every figure at ``n`` synapses."""
+    got: dict[str, float] = {}
+    setup_s, manifest = timed(lambda: build(store, directory, DemoOptions(synapses=n)))
+    got["setup_us_per_row"] = setup_s / n * 1e6
+    print(f"  demo datastack: {setup_s:.0f} s", flush=True)
+    seg = TensorStoreSegmentation.open(manifest.segmentation_source)
+    cg = EmbeddedChunkedGraph.open(store, PCG_TABLE)
+    links = SegmentationTable.of(store.get_table(TABLE))
+    settle(store)
+
+    t0 = utc_now()
+    ingest_s, done = timed(lambda: refresh_table(store, seg, cg, TABLE, t0))
+    assert done.ingest.rows == n, done
+    got["ingest_rows_per_s"] = n / ingest_s
+    got["ingest_us_per_row"] = ingest_s / n * 1e6
+    print(f"  ingest: {ingest_s:.1f} s, {n / ingest_s:,.0f} rows/s", flush=True)
+
+    kinds = make_edits(cg, Layout(manifest.cells), args.edits, np.random.default_rng(args.seed))
+    time.sleep(0.01)
+    t1 = utc_now()
+    settle(store)
+    update_s, updated = timed(lambda: refresh_table(store, seg, cg, TABLE, t1))
+    got["update_roots_s"] = update_s
+    print(
+        f"  {kinds['merge']} merges, {kinds['split']} splits; root update: {update_s:.2f} s "
+        f"({updated.roots.rows_touched:,} root ids rewritten)",
+        flush=True,
+    )
+    settle(store)
+
+    ds = args.datastack
+    history_s, history = timed(
+        lambda: create_version(store, ds, t1, [TABLE], VersionOptions(kind="history"))
+    )
+    got["history_version_s"] = history_s
+    flat_s, flat = timed(
+        lambda: create_version(store, ds, t1, [TABLE], VersionOptions(kind="flat"))
+    )
+    assert flat.status == "AVAILABLE", flat
+    settle(store)
+    with store.engine.connect() as conn:
+        plan = plan_table(store, conn, store.get_table(TABLE))
+    raw_s = raw_limit(store, plan, t1)
+    got["flat_version_us_per_row"] = flat_s / n * 1e6
+    got["flat_version_vs_create_table_as"] = flat_s / raw_s
+    print(
+        f"  versions: history {history_s:.2f} s; flat {flat_s:.1f} s against CREATE TABLE AS "
+        f"and indexes {raw_s:.1f} s ({flat_s / raw_s:.2f}x)",
+        flush=True,
+    )
+    target_for(store).drop(flat.database)  # its disk, before the queries
+    settle(store)
+
+    engine = QueryEngine(store, lambda _ds: cg, row_cap=n + 1, batch_rows=65_536)
+    rng = random.Random(args.seed)
+    with store.read() as conn:
+        roots = [
+            int(r)
+            for (r,) in conn.exec_driver_sql(
+                f'SELECT DISTINCT pre_pt_root_id FROM "{links.name}" WHERE pre_pt_root_id > 0'
+            )
+        ]
+        [(lo_x, hi_x, lo_y, hi_y, lo_z, hi_z)] = conn.exec_driver_sql(
+            "SELECT min(pre_pt_position_x), max(pre_pt_position_x), min(pre_pt_position_y), "
+            f"max(pre_pt_position_y), min(pre_pt_position_z), max(pre_pt_position_z) FROM {TABLE}"
+        ).all()
+    v = history.version
+    warm = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", roots[:1]),))
+    drain(engine.version_query(ds, v, warm))  # untimed: the first query imports the driver
+    root_ms: list[float] = []
+    box_ms: list[float] = []
+    rows: dict[str, list[int]] = {"roots": [], "box": []}
+    side = min(1.0, 0.1 * (BOX_SYNAPSES / n) ** 0.5)  # a box holding the same rows at every size
+    for _ in range(args.queries):
+        chosen = rng.sample(roots, min(100, len(roots)))
+        spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", chosen),))
+        seconds, found = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
+        root_ms.append(seconds * 1000)
+        rows["roots"].append(found)
+        sx, sy = max(1, int((hi_x - lo_x) * side)), max(1, int((hi_y - lo_y) * side))
+        x, y = rng.randint(lo_x, hi_x - sx), rng.randint(lo_y, hi_y - sy)
+        box = ((x, y, lo_z), (x + sx, y + sy, hi_z))
+        spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_position", "spatial", box),))
+        seconds, found = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
+        box_ms.append(seconds * 1000)
+        rows["box"].append(found)
+    read = QuerySpec((TABLE,), limit=min(READ_ROWS, n))
+    reads = [timed(lambda: drain(engine.version_query(ds, v, read))) for _ in range(2)]
+    engine.close()
+    got["root_filter_p50_ms"] = pct(root_ms, 0.5)
+    got["root_filter_p99_ms"] = pct(root_ms, 0.99)
+    got["spatial_box_p50_ms"] = pct(box_ms, 0.5)
+    got["arrow_read_rows_per_s"] = max(rows / s for s, rows in reads)
+    print(
+        f"  queries: 100 roots (about {np.mean(rows['roots']):,.0f} rows) p50 "
+        f"{got['root_filter_p50_ms']:.1f} ms, p99 {got['root_filter_p99_ms']:.1f} ms; box (about "
+        f"{np.mean(rows['box']):,.0f} rows) p50 {got['spatial_box_p50_ms']:.1f} ms; "
+        f"{min(READ_ROWS, n):,}-row read {got['arrow_read_rows_per_s']:,.0f} rows/s",
+        flush=True,
+    )
+    return got
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000000,3000000,10000000")
+    parser.add_argument("--edits", type=int, default=1_000)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = time.perf_counter()
+    results: dict[int, dict[str, float]] = {}
+    for n in sizes:
+        stamp = int(time.time())
+        name, args.datastack = f"fixative_bench_s{stamp}", f"sbench{stamp}"
+        directory = Path(tempfile.mkdtemp(prefix="fixative_scale_"))
+        print(f"{n:,} synapses (database {name})", flush=True)
+        store = open_store(pg_url(name))
+        try:
+            results[n] = one_size(store, directory, n, args)
+        finally:
+            for version in list_versions(store, args.datastack, include_expired=True):
+                if version.copied:
+                    target_for(store).drop(version.database)
+            store.dispose()
+            drop_pg_database(name)
+            shutil.rmtree(directory, ignore_errors=True)
+    small, large = min(sizes), max(sizes)
+    print(f"growth from {small:,} to {large:,} synapses ({time.perf_counter() - started:.0f} s):")
+    lines = []
+    for fig, (unit, _per_row) in FIGURES.items():
+        for n in sizes:
+            lines.append(
+                json.dumps(
+                    {"figure": fig, "size": n, "value": round(results[n][fig], 4), "unit": unit}
+                )
+            )
+    for fig, (unit, per_row) in FIGURES.items():
+        growth = results[large][fig] / results[small][fig]
+        print(
+            f"  {fig}: {results[small][fig]:,.2f} -> {results[large][fig]:,.2f} {unit} "
+            f"({growth:.2f}x)"
+        )
+        lines.append(
+            json.dumps(
+                {
+                    "figure": f"{fig}_growth",
+                    "value": round(growth, 3),
+                    "unit": "ratio",
+                    "baseline": round(results[small][fig], 4),
+                    "sizes": [small, large],
+                    "per_row": per_row,
+                }
+            )
+        )
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
