@@ -15,11 +15,19 @@ from fixative.clock import utc_now
 from fixative.demo import datastack
 from fixative.errors import Conflict
 from fixative.ids import to_uint64
-from fixative.runner.doctor import DeadRun, FutureRoots, StuckVersion, examine, repair
+from fixative.runner.doctor import (
+    DeadRun,
+    FutureRoots,
+    MissingIndexes,
+    StuckVersion,
+    examine,
+    repair,
+)
 from fixative.runner.records import FAILED, QUEUED, RUNNING, get_run, recorded
 from fixative.runner.tables import workflow_runs
 from fixative.runner.tasks import RECOVER_GRACE
 from fixative.services import Services
+from fixative.store import bulkindex
 from fixative.store.segmentation import SegmentationTable, set_last_updated
 from fixative.versions import get_version
 from fixative.workflows.materialize import VersionRequest, materialize
@@ -145,3 +153,25 @@ def test_nothing_is_repaired_while_a_live_run_works_on_the_datastack(
     assert all(
         r.repaired for r in repair(services, world.stack, examine(services, world.stack, now), now)
     )
+
+
+def test_root_indexes_a_killed_bulk_ingest_left_dropped_are_found_and_built(
+    world: RunnerWorld, services: Services
+) -> None:
+    graph, seg = services.chunkedgraph(world.stack), services.segmentation(world.stack)
+    refresh_table(world.store, seg, graph, TABLE, world.after)
+    links = SegmentationTable.of(world.store.get_table(TABLE))
+    with world.store.write() as conn:  # what a bulk ingest killed between its chunks leaves
+        bulkindex.drop(conn, links)
+    now = utc_now()
+
+    found = [f for f in examine(services, world.stack, now) if isinstance(f, MissingIndexes)]
+
+    assert [f.table for f in found] == [TABLE]
+    assert len(found[0].indexes) == 2 * len(links.points)
+    assert "root-id indexes" in found[0].describe()
+    done = repair(services, world.stack, found, now)
+    assert [r.repaired for r in done] == [True]
+    assert not [f for f in examine(services, world.stack, now) if isinstance(f, MissingIndexes)]
+    with world.store.read() as conn:
+        assert bulkindex.missing(conn, links) == []

@@ -8,6 +8,10 @@ else repairs, found as typed findings and, when asked, repaired.
 - ``StuckVersion``: a version left RUNNING by a build whose process died; it blocks every new
   version of the datastack. Repair: ``recover_versions`` drops its partial database and marks it
   FAILED.
+- ``MissingIndexes``: a table whose root-id indexes are gone: a bulk ingest sets them aside
+  while it writes and builds them at its end, so one killed mid-way leaves root-id queries on
+  the table scanning every row until the next ingest. Repair: they are built
+  (``bulkindex.restore``).
 - ``DeadRun``: a run RUNNING under a dead owner, or QUEUED for longer than the broker would wait
   before redelivering it (``task_visibility_timeout``): nothing will finish it. Repair: it is
   marked FAILED, so its record says so (submit it again to redo the work).
@@ -26,7 +30,8 @@ from fixative.runner.records import FAILED, QUEUED, RUNNING, STALE_AFTER, RunInf
 from fixative.runner.tables import workflow_runs
 from fixative.runner.tasks import RECOVER_GRACE
 from fixative.services import Services
-from fixative.store import Store
+from fixative.store import Store, bulkindex
+from fixative.store.segmentation import SegmentationTable
 from fixative.versions import list_versions, recover_versions
 from fixative.versions.builders import builder_is_dead
 from fixative.workflows.update_roots import reresolve_roots
@@ -72,7 +77,20 @@ class DeadRun:
         )
 
 
-Finding = FutureRoots | StuckVersion | DeadRun
+@dataclass(frozen=True)
+class MissingIndexes:
+    table: str
+    indexes: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (
+            f"table {self.table!r} lacks its root-id indexes {', '.join(self.indexes)} (a bulk "
+            "ingest that did not finish, or one still running): root-id queries on it scan "
+            "every row"
+        )
+
+
+Finding = FutureRoots | StuckVersion | DeadRun | MissingIndexes
 
 
 @dataclass(frozen=True)
@@ -98,13 +116,21 @@ def examine(services: Services, datastack: str, now: datetime) -> list[Finding]:
         for v in list_versions(services.store, ds.name, include_expired=True)
         if v.status == RUNNING and _build_is_dead(v.builder, v.created_at, now)
     )
+    tables = [
+        t
+        for t in services.store.list_tables(aligned_volume=ds.aligned_volume)
+        if t.segmentation_table is not None and t.schema.bound_points
+    ]
     found.extend(
         FutureRoots(t.table_name, t.last_updated_at)
-        for t in services.store.list_tables(aligned_volume=ds.aligned_volume)
-        if t.segmentation_table is not None
-        and t.last_updated_at is not None
-        and t.last_updated_at > now
+        for t in tables
+        if t.last_updated_at is not None and t.last_updated_at > now
     )
+    with services.store.read() as conn:
+        for t in tables:
+            gone = bulkindex.missing(conn, SegmentationTable.of(t))
+            if gone:
+                found.append(MissingIndexes(t.table_name, tuple(gone)))
     return found
 
 
@@ -136,6 +162,12 @@ def repair(
             for f in stuck
         ]
     for f in rest:
+        if isinstance(f, MissingIndexes):
+            links = SegmentationTable.of(services.store.get_table(f.table))
+            with services.store.write() as conn:
+                built = bulkindex.restore(conn, links)
+                left = bulkindex.missing(conn, links)
+            done.append(Repair(f, not left, f"built {', '.join(built) or 'none: they were back'}"))
         if isinstance(f, FutureRoots):
             result = reresolve_roots(services.store, services.chunkedgraph(datastack), f.table, now)
             note = f"{result.rows_touched:,} root ids re-resolved, valid at {now.isoformat()}"
