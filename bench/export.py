@@ -1,12 +1,17 @@
 """Exporting a version table as Parquet on PostgreSQL, against the limit and the original's way,
 measured in the same run.
 
-    python bench/export.py --synapses 1000000 [--rounds 2] [--keep]
+    python bench/export.py --synapses 1000000 [--kind history|flat] [--rounds 2] [--keep]
 
 Setup (untimed, its duration printed): a scratch live database ``benche_<random>`` (also the
 datastack's name), N synapses with segmentation rows (``bench/query.py``'s fill: about 100
-synapses per root, scattered through the id order), version 1 by ``create_version``. Timed, in
-rounds, each led by another path (medians):
+synapses per root, scattered through the id order), version 1 by ``create_version`` of
+``--kind`` (``history``, the default a user gets: its rows are read from the live database's
+root-id history at the version's instant, which ``backfill`` fills from the segmentation rows
+the fill wrote by COPY; ``flat``: a copied version database). Every path reads
+the same SELECT, the one the unpartitioned export runs (for a history version, the history
+table's rows valid at the instant), from the same database. Timed, in rounds, each led by
+another path (medians):
 
 1. ``fixative.export.export_version`` of the synapse table to a local directory, unpartitioned
    and partitioned by ``pre_pt_root_id:range:16`` (in this process, as the baselines; once
@@ -45,12 +50,15 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from fixative.export import ExportRequest, export_version, parse_partition
+from fixative.export.select import table_statement
+from fixative.export.source import relation_sql
 from fixative.export.spec import DEFAULT_ROW_GROUP_ROWS
 from fixative.query.columns import flat_columns
 from fixative.store import Store, open_store
 from fixative.store import tables as t
+from fixative.store.root_history import backfill, record_instant
 from fixative.testing.databases import drop_pg_database, pg_url
-from fixative.versions import VersionOptions, create_version, database_name
+from fixative.versions import VersionOptions, create_version, database_name, get_version
 from fixative.versions.target import target_for
 from query import SYNAPSES_PER_ROOT, TABLE, fill
 
@@ -82,9 +90,12 @@ def fixative_export(url: str, name: str, to: Path, spec: str | None) -> dict[str
         return pool.submit(_export_child, url, name, str(to), spec).result()
 
 
-def select_sql(store: Store) -> str:
+def select_sql(store: Store, name: str) -> str:
+    """The unpartitioned export's statement (built untimed; the baselines run it as text)."""
+    info = get_version(store, name, 1)
     names = [c.name for c in flat_columns(store.get_table(TABLE)).columns]
-    return f'SELECT {", ".join(names)} FROM "{TABLE}" ORDER BY id'
+    relation = relation_sql(store, info, TABLE, store.engine.dialect)
+    return table_statement(relation, names, [], "id", [])
 
 
 def raw_limit(version_url: str, sql: str, to: Path) -> float:
@@ -155,8 +166,19 @@ def setup(stack: ExitStack, args: argparse.Namespace) -> tuple[Store, str, str]:
     at = store.clock()
     with store.engine.begin() as conn:
         conn.execute(t.segmentation_table_metadata.update().values(last_updated=at))
-    create_version(store, name, at, [TABLE], VersionOptions(kind="flat"))
-    print(f"setup: {args.synapses:,} synapses and version 1 in {time.perf_counter() - start:.1f} s")
+        if args.kind == "history":
+            seg = store.get_table(TABLE).segmentation_table
+            assert seg is not None
+            backfill(conn, seg, at)
+            record_instant(conn, TABLE, at)
+    if args.kind == "history":
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    create_version(store, name, at, [TABLE], VersionOptions(kind=args.kind))
+    took = time.perf_counter() - start
+    print(f"setup: {args.synapses:,} synapses and {args.kind} version 1 in {took:.1f} s")
+    if args.kind == "history":
+        return store, name, store.engine.url.render_as_string(hide_password=False)
     return store, name, target_for(store).url(database_name(name, 1))
 
 
@@ -170,7 +192,7 @@ def timed_export(store: Store, name: str, to: Path, spec: str | None) -> float:
 def run_rounds(
     args: argparse.Namespace, store: Store, name: str, version_url: str, out: Path
 ) -> dict[str, list[Any]]:
-    sql = select_sql(store)
+    sql = select_sql(store, name)
     url = store.engine.url.render_as_string(hide_password=False)
     got: dict[str, list[Any]] = {"fixative": [], "partitioned": [], "raw": [], "pandas": []}
     got["memory"] = [
@@ -215,7 +237,7 @@ def report(args: argparse.Namespace, got: dict[str, list[Any]]) -> None:
     rate = {k: n / v for k, v in med.items()}
     peak = max(g["arrow_peak_mib"] for g in got["memory"])
     rss = max(g["rss_mib"] for g in got["memory"])
-    print(f"\n{n:,} synapses to Parquet (median of {args.rounds}):")
+    print(f"\n{n:,} synapses of a {args.kind} version to Parquet (median of {args.rounds}):")
     for k in med:
         print(f"  {k:<12} {med[k]:7.2f} s  {rate[k]:12,.0f} rows/s")
     print(f"  fixative / raw limit: {rate['fixative'] / rate['raw']:.2f} (target >= 0.8)")
@@ -225,6 +247,7 @@ def report(args: argparse.Namespace, got: dict[str, list[Any]]) -> None:
         {
             "figure": "export_parquet_rows_per_s",
             "synapses": n,
+            "kind": args.kind,
             "value": rate["fixative"],
             "baseline": "adbc_copy_pyarrow_parquet",
             "baseline_value": rate["raw"],
@@ -233,6 +256,7 @@ def report(args: argparse.Namespace, got: dict[str, list[Any]]) -> None:
         {
             "figure": "export_parquet_partitioned_rows_per_s",
             "synapses": n,
+            "kind": args.kind,
             "partition_by": PARTITION,
             "value": rate["partitioned"],
             "baseline": "adbc_copy_pyarrow_parquet",
@@ -242,6 +266,7 @@ def report(args: argparse.Namespace, got: dict[str, list[Any]]) -> None:
         {
             "figure": "export_parquet_vs_pandas",
             "synapses": n,
+            "kind": args.kind,
             "value": rate["fixative"],
             "baseline": "pandas_read_sql_to_parquet",
             "baseline_value": rate["pandas"],
@@ -250,6 +275,7 @@ def report(args: argparse.Namespace, got: dict[str, list[Any]]) -> None:
         {
             "figure": "export_peak_memory_mib",
             "synapses": n,
+            "kind": args.kind,
             "arrow_pool_peak": peak,
             "rss_peak": rss,
         },
@@ -263,6 +289,7 @@ def main() -> None:
     parser.add_argument("--synapses", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kind", choices=("history", "flat"), default="history")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args()
     with ExitStack() as stack:
