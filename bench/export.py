@@ -19,7 +19,8 @@ another path (medians):
    reported: they must not grow with the table);
 2. the raw limit, no Fixative code: ADBC's ``COPY`` of the same SELECT (same columns, same
    order) into Arrow batches, written by ``pyarrow.parquet.ParquetWriter`` with the same
-   settings (zstd, 131,072-row row groups, statistics, page index, Bloom filters on root ids);
+   settings (zstd, 131,072-row row groups, statistics, page index, Bloom filters on root ids,
+   dictionaries on text columns only);
 3. the original's way: ``pandas.read_sql`` of the same SELECT on a SQLAlchemy/psycopg
    connection, then ``DataFrame.to_parquet`` (zstd).
 
@@ -116,8 +117,14 @@ def raw_limit(version_url: str, sql: str, to: Path) -> float:
             c: {"ndv": DEFAULT_ROW_GROUP_ROWS, "fpp": 0.01}
             for c in ("pre_pt_root_id", "post_pt_root_id")
         }
+        text = [f.name for f in schema if pa.types.is_string(f.type)]  # dictionaries
         with pq.ParquetWriter(
-            to, schema, compression="zstd", write_page_index=True, bloom_filter_options=bloom
+            to,
+            schema,
+            use_dictionary=text or False,
+            compression="zstd",
+            write_page_index=True,
+            bloom_filter_options=bloom,
         ) as writer:
             pending: list[pa.RecordBatch] = []
             held = 0

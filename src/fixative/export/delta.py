@@ -1,9 +1,10 @@
 """Writing a table as a Delta Lake table with the ``deltalake`` package: the ordered batches go
 in as one stream (the writer holds a bounded buffer per open partition), partitioned by the
 partition numbers as Hive-style columns, zstd row groups of ``row_group_rows`` rows with page
-statistics and Bloom filters on root ids, in one commit. A table is the unit of resumption: a
-rerun rewrites a table whose commit it did not record. Files are hashed afterwards by reading
-them back (the Rust writer writes them itself)."""
+statistics, Bloom filters on root ids and dictionaries on text columns only (as the Parquet
+files: ``fixative.export.parquet.dictionary_columns``), in one commit. A table is the unit of
+resumption: a rerun rewrites a table whose commit it did not record. Files are hashed
+afterwards by reading them back (the Rust writer writes them itself)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from fixative.export.parquet import BLOOM_FPP, WrittenFile
+from fixative.export.parquet import BLOOM_FPP, WrittenFile, dictionary_columns
 from fixative.export.target import Target, sha256_of
 
 
@@ -45,8 +46,10 @@ def write_delta_table(
         writer_properties=WriterProperties(
             compression="ZSTD",
             max_row_group_size=row_group_rows,
-            default_column_properties=ColumnProperties(statistics_enabled="PAGE"),
-            column_properties={c: _bloom(row_group_rows) for c in bloom},
+            default_column_properties=ColumnProperties(
+                statistics_enabled="PAGE", dictionary_enabled=False
+            ),
+            column_properties=_columns(schema, bloom, row_group_rows),
         ),
     )
     table = DeltaTable(target.uri(path), storage_options=target.storage_options or None)
@@ -65,9 +68,18 @@ def write_delta_table(
     return written
 
 
-def _bloom(row_group_rows: int) -> Any:
+def _columns(schema: pa.Schema, bloom: Sequence[str], row_group_rows: int) -> dict[str, Any]:
+    """Per-column properties: a Bloom filter on ``bloom``, a dictionary on text columns
+    (properties given for a column replace the defaults, so each says it all)."""
     from deltalake import BloomFilterProperties, ColumnProperties
 
-    return ColumnProperties(
-        bloom_filter_properties=BloomFilterProperties(True, fpp=BLOOM_FPP, ndv=row_group_rows)
-    )
+    text = set(dictionary_columns(schema))
+    filtered = BloomFilterProperties(True, fpp=BLOOM_FPP, ndv=row_group_rows)
+    return {
+        c: ColumnProperties(
+            dictionary_enabled=c in text,
+            statistics_enabled="PAGE",
+            bloom_filter_properties=filtered if c in bloom else None,
+        )
+        for c in dict.fromkeys([*bloom, *text])
+    }

