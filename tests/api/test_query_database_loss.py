@@ -23,6 +23,11 @@ from fixative.testing.databases import PG_SERVER
 from fixative.testing.server import serve
 
 BATCH_ROWS = 97
+# Every synapse has a positive size, so this filter keeps them all; its float parameter makes
+# the read a server-side cursor, fetched batch by batch. A read with only integer parameters is
+# a COPY instead, whose few hundred rows here are all on the client before a cut could land
+# (``tests/query/test_copy_reads.py`` cuts a long COPY mid-stream).
+CURSOR_BODY = {"filter_greater_dict": {"synapses": {"size": -1.0}}}
 
 
 class PausingEngine:
@@ -127,7 +132,9 @@ def test_a_stream_cut_mid_way_fails_to_read(
         body = bytearray()
 
         def read(query: str = query, body: bytearray = body) -> None:
-            response = requests.post(url + path(world) + query, data="{}", stream=True, timeout=60)
+            response = requests.post(
+                url + path(world) + query, json=CURSOR_BODY, stream=True, timeout=60
+            )
             assert response.status_code == 200
             assert response.headers["Transfer-Encoding"] == "chunked"
             with pytest.raises(requests.exceptions.ChunkedEncodingError):
@@ -156,7 +163,11 @@ def test_caveclient_raises_on_a_cut_stream(
 
         def read() -> None:
             with pytest.raises(requests.exceptions.RequestException):
-                cave.materialize.query_table("synapses", materialization_version=3)
+                cave.materialize.query_table(
+                    "synapses",
+                    materialization_version=3,
+                    filter_greater_dict=CURSOR_BODY["filter_greater_dict"]["synapses"],
+                )
 
         cut_while(engine, database, read)
         engine.go.set()

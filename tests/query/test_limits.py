@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from query_world import QueryWorld
 
 from fixative.errors import Unprocessable
-from fixative.query.stream import PostgresVersion
+from fixative.query.pgstream import PostgresVersion
 from fixative.versions import list_versions
 
 

@@ -54,9 +54,12 @@ def clamp_box(lo: Sequence[int], hi: Sequence[int]) -> Box | None:
 
 
 def postgis_box(geometry: sa.ColumnElement[Any], lo: Sequence[int], hi: Sequence[int]) -> Any:
+    """The corners are bound as integers (clamped to int32 already), which PostgreSQL widens to
+    ``ST_MakePoint``'s doubles, so a box query has only integer parameters and streams by COPY
+    (``pgstream``)."""
     box = sa.func.ST_3DMakeBox(
-        sa.func.ST_MakePoint(*(float(v) for v in lo)),
-        sa.func.ST_MakePoint(*(float(v) for v in hi)),
+        sa.func.ST_MakePoint(*(sa.bindparam(None, int(v), sa.BigInteger()) for v in lo)),
+        sa.func.ST_MakePoint(*(sa.bindparam(None, int(v), sa.BigInteger()) for v in hi)),
     )
     return geometry.op("&&&")(box)
 
