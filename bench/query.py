@@ -8,8 +8,10 @@ the datastack's name, so the version database ``benchq_<random>__mat1`` collides
 N synapses (random points) inserted through the store, their segmentation rows written by binary
 COPY with root ids drawn uniformly from N/100 roots for ``pre`` and, independently, for ``post``
 (about 100 synapses per root, scattered through the id order as a real neuron's are), then
-version 1 by ``create_version``; the server (``create_app`` + ``build_services``' engine) on a
-loopback port. Timed, in this order:
+version 1 by ``create_version`` as a flat copy (its own database), and version 2 at the same
+instant as a history version (what users get by default: a catalogue row, its rows read from the
+live database's root-id history, which ``backfill`` fills from the segmentation rows); the
+server (``create_app`` + ``build_services``' engine) on a loopback port. Timed, in this order:
 
 1. ``filter_in_dict`` on ``--roots-per-query`` random ``pre_pt_root_id`` values over HTTP on the
    version exactly as ``create_version`` leaves it (``--as-built-runs``, seconds each: the
@@ -20,8 +22,9 @@ loopback port. Timed, in this order:
    uncompressed as caveclient's default headers get them) and in-process, against CAVE's way on
    the same SELECT: ``pandas.read_sql`` on a SQLAlchemy/psycopg connection to the version
    database, ``pa.RecordBatch.from_pandas``, written to an IPC stream (no compression and no
-   HTTP: the baseline is given every advantage); rounds alternate; medians; the results are
-   checked equal (row count, id sum, root-id sum);
+   HTTP: the baseline is given every advantage); the same over HTTP (zstd) and with pandas on
+   version 2, the history version (pandas on the live database); rounds alternate; medians;
+   the results are checked equal (row count, id sum, root-id sum);
 3. then ``ANALYZE`` and ``cursor_tuple_fraction = 1`` on the version database (what
    ``create_version`` / the engine should do; new pooled sessions), and the root filter again,
    a new root set per run, after 5 warm-up runs: over HTTP as caveclient sends it (POST with
@@ -44,6 +47,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +71,7 @@ from fixative.query.spec import Filter, QuerySpec
 from fixative.store import NewTable, Store, open_store
 from fixative.store import tables as t
 from fixative.store.pgcopy import CopyColumn, encode
+from fixative.store.root_history import backfill, record_instant
 from fixative.testing.annotations import synapse_columns
 from fixative.testing.databases import drop_pg_database, pg_url
 from fixative.testing.server import serve
@@ -136,38 +141,46 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
+FLAT, HISTORY = 1, 2  # the versions
+
+
 class Bench:
     """The three paths to the same version: HTTP, the engine in-process, pandas."""
 
     def __init__(self, store: Store, name: str, url: str, engine: QueryEngine) -> None:
         self.store, self.name, self.url, self.engine = store, name, url, engine
         self.http = requests.Session()
-        self.endpoint = (
-            f"{url}/materialize/api/v3/datastack/{name}/version/1/table/{TABLE}/query"
-            "?return_pyarrow=True&arrow_format=True&split_positions=True"
+
+    def endpoint(self, version: int) -> str:
+        return (
+            f"{self.url}/materialize/api/v3/datastack/{self.name}/version/{version}/table/"
+            f"{TABLE}/query?return_pyarrow=True&arrow_format=True&split_positions=True"
         )
 
-    def over_http(self, body: dict[str, Any], zstd: bool = True) -> pa.Table:
-        """POST as caveclient does. ``zstd``: ``Accept-Encoding: zstd``, so IPC buffers come
-        zstd-compressed; without it requests' default header gets uncompressed buffers (what
-        caveclient itself receives)."""
+    def over_http(self, body: dict[str, Any], zstd: bool = True, version: int = FLAT) -> pa.Table:
+        """POST as caveclient does. ``zstd``: ``Accept-Encoding: zstd``, as caveclient sends
+        it, so IPC buffers come zstd-compressed; without it requests' default header gets
+        uncompressed buffers."""
         headers = {"Accept-Encoding": "zstd"} if zstd else {}
-        resp = self.http.post(self.endpoint, json=body, headers=headers)
+        resp = self.http.post(self.endpoint(version), json=body, headers=headers)
         resp.raise_for_status()
         return pa.ipc.open_stream(resp.content).read_all()
 
     def in_process(self, spec: QuerySpec) -> pa.Table:
-        result = self.engine.version_query(self.name, 1, spec)
+        result = self.engine.version_query(self.name, FLAT, spec)
         try:
             return pa.Table.from_batches(list(result.batches), schema=result.schema)
         finally:
             result.close()
 
-    def pandas_path(self, spec: QuerySpec, conn: sa.Connection) -> tuple[pa.RecordBatch, float]:
-        """CAVE's way: read_sql of the engine's SELECT, then from_pandas and an IPC stream.
+    def pandas_path(
+        self, spec: QuerySpec, conn: sa.Connection, history_at: datetime | None = None
+    ) -> tuple[pa.RecordBatch, float]:
+        """CAVE's way: read_sql of the engine's SELECT, then from_pandas and an IPC stream
+        (``history_at``: the history version's instant; ``conn`` is then the live database's).
         Returns the batch and the seconds spent in read_sql."""
         plan = make_plan(spec, [flat_columns(self.store.get_table(TABLE))], BULK_ROWS)
-        select = VersionQuery(plan, "postgresql").rows()
+        select = VersionQuery(plan, "postgresql", history_at).rows()
         start = time.perf_counter()
         frame = pd.read_sql(select, conn)
         read_s = time.perf_counter() - start
@@ -276,33 +289,33 @@ def checksum(table: pa.Table | pa.RecordBatch) -> tuple[int, int, int]:
     return table.num_rows, int(pc.sum(ids).as_py()), int(pc.sum(roots).as_py())
 
 
-def bulk(bench: Bench, version_url: str, rounds: int) -> dict[str, list[float]]:
-    """Seconds for the first BULK_ROWS rows on each path, rounds alternating the order."""
+BULK_PATHS = ("http", "http_plain", "engine", "pandas", "http_history", "pandas_history")
+
+
+def bulk(bench: Bench, urls: dict[int, str], rounds: int) -> dict[str, list[float]]:
+    """Seconds for the first BULK_ROWS rows on each path, rounds alternating the order
+    (``urls``: each version's database, the live one for the history version)."""
     spec = QuerySpec(tables=(TABLE,), limit=BULK_ROWS)
     body = {"limit": BULK_ROWS}
-    out: dict[str, list[float]] = {
-        "http": [],
-        "http_plain": [],
-        "engine": [],
-        "pandas": [],
-        "pandas_read_sql": [],
-    }
-    engine = sa.create_engine(version_url)
+    out: dict[str, list[float]] = {k: [] for k in (*BULK_PATHS, "pandas_read_sql")}
+    engines = {v: sa.create_engine(url) for v, url in urls.items()}
+    history_at = bench.store.get_table(TABLE).last_updated_at
     sums: dict[str, tuple[int, int, int]] = {}
     try:
-        with engine.connect() as conn:
+        with engines[FLAT].connect() as flat, engines[HISTORY].connect() as live:
 
-            def pandas_rows() -> int:
-                batch, read_s = bench.pandas_path(spec, conn)
-                out["pandas_read_sql"].append(read_s)
-                sums["pandas"] = checksum(batch)
-                return batch.num_rows
+            def pandas_rows(path: str, conn: sa.Connection, at: datetime | None) -> int:
+                batch, read_s = bench.pandas_path(spec, conn, at)
+                if path == "pandas":
+                    out["pandas_read_sql"].append(read_s)
+                sums[path] = checksum(batch)
+                return int(batch.num_rows)
 
             def table_rows(path: str, fn: Callable[[], pa.Table]) -> Callable[[], int]:
                 def run() -> int:
                     table = fn()
                     sums[path] = checksum(table)
-                    return table.num_rows
+                    return int(table.num_rows)
 
                 return run
 
@@ -313,9 +326,15 @@ def bulk(bench: Bench, version_url: str, rounds: int) -> dict[str, list[float]]:
                     table_rows("http_plain", lambda: bench.over_http(body, zstd=False)),
                 ),
                 ("engine", table_rows("engine", lambda: bench.in_process(spec))),
-                ("pandas", pandas_rows),
+                ("pandas", lambda: pandas_rows("pandas", flat, None)),
+                (
+                    "http_history",
+                    table_rows("http_history", lambda: bench.over_http(body, version=HISTORY)),
+                ),
+                ("pandas_history", lambda: pandas_rows("pandas_history", live, history_at)),
             ]
             table_rows("warm", lambda: bench.over_http(body))()
+            table_rows("warm", lambda: bench.over_http(body, version=HISTORY))()
             for r in range(rounds):
                 for path, fn in paths if r % 2 == 0 else paths[::-1]:
                     seconds, _ = timed(fn)
@@ -323,7 +342,8 @@ def bulk(bench: Bench, version_url: str, rounds: int) -> dict[str, list[float]]:
                 if len(set(sums.values())) != 1:
                     raise AssertionError(f"the paths disagree (rows, id sum, root sum): {sums}")
     finally:
-        engine.dispose()
+        for engine in engines.values():
+            engine.dispose()
     print(f"  checked equal on every path: rows, id sum, root sum = {sums['http']}")
     return out
 
@@ -356,10 +376,12 @@ def report(
     med = {k: statistics.median(v) for k, v in bulk_s.items()}
     rate = {k: BULK_ROWS / v for k, v in med.items()}
     print(f"\n{BULK_ROWS:,} rows in id order (median of {len(bulk_s['http'])} rounds):")
-    for path in ("http", "http_plain", "engine", "pandas"):
-        print(f"  {path:<10} {med[path]:7.2f} s  {rate[path]:12,.0f} rows/s")
+    for path in BULK_PATHS:
+        print(f"  {path:<14} {med[path]:7.2f} s  {rate[path]:12,.0f} rows/s")
     print(f"  (pandas: read_sql {med['pandas_read_sql']:.2f} s of it)")
     print(f"  HTTP Arrow / pandas: {rate['http'] / rate['pandas']:.2f}x (target >= 5x)")
+    history_ratio = rate["http_history"] / rate["pandas_history"]
+    print(f"  on the history version: {history_ratio:.2f}x")
     print(f"  root filter p50 over HTTP: {ms['http'][0]:.1f} ms (target <= 50 ms)\n")
     figures = [
         figure(
@@ -398,13 +420,42 @@ def report(
             f"pandas.read_sql + RecordBatch.from_pandas {round(rate['pandas'])} rows/s",
             rate["engine"] / rate["pandas"],
         ),
+        figure(
+            "bulk_http_arrow_history_rows_per_s",
+            rate["http_history"],
+            "rows/s",
+            "pandas.read_sql + RecordBatch.from_pandas on the history version "
+            f"{round(rate['pandas_history'])} rows/s",
+            history_ratio,
+            target_ratio=5,
+        ),
     ]
     for f in figures:
         print(json.dumps(f))
 
 
-def setup(stack: ExitStack, args: argparse.Namespace) -> tuple[Bench, npt.NDArray[np.int64], str]:
-    """The filled live database, version 1 and the server; torn down by ``stack``."""
+def history_version(store: Store, name: str, at: datetime) -> float:
+    """Version 2 at ``at`` as a history version: an interval opened at ``at`` for every
+    segmentation row (the fill wrote them by COPY, around the history), the instant recorded,
+    then the catalogue row. Returns the seconds the history took to fill."""
+    seg = store.get_table(TABLE).segmentation_table
+    assert seg is not None
+    start = time.perf_counter()
+    with store.engine.begin() as conn:
+        backfill(conn, seg, at)
+        record_instant(conn, TABLE, at)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    filled_s = time.perf_counter() - start
+    create_version(store, name, at, [TABLE], VersionOptions(kind="history"))
+    return filled_s
+
+
+def setup(
+    stack: ExitStack, args: argparse.Namespace
+) -> tuple[Bench, npt.NDArray[np.int64], dict[int, str]]:
+    """The filled live database, versions 1 (flat) and 2 (history) and the server; torn down
+    by ``stack``. Returns the bench, the rows per pre root and each version's database URL."""
     name = f"benchq_{uuid.uuid4().hex[:10]}"
     store = open_store(pg_url(name))
     if not args.keep:
@@ -421,10 +472,11 @@ def setup(stack: ExitStack, args: argparse.Namespace) -> tuple[Bench, npt.NDArra
     start = time.perf_counter()
     create_version(store, name, at, [TABLE], VersionOptions(kind="flat"))
     version_s = time.perf_counter() - start
+    history_s = history_version(store, name, at)
     print(
         f"setup: {args.synapses:,} synapses over {n_roots:,} pre roots filled in {fill_s:.1f} s, "
         f"version 1 built in {version_s:.1f} s (database {database_name(name, 1)}"
-        f"{', kept' if args.keep else ''})"
+        f"{', kept' if args.keep else ''}), the history for version 2 in {history_s:.1f} s"
     )
     home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
     services = HttpServices(settings(store, name, home), store, lambda ds: None)  # type: ignore[arg-type,return-value]
@@ -432,8 +484,11 @@ def setup(stack: ExitStack, args: argparse.Namespace) -> tuple[Bench, npt.NDArra
     stack.callback(services.close)
     url = stack.enter_context(serve(create_app(services=services)))
     assert isinstance(services.engine, QueryEngine)
-    version_url = target_for(store).url(database_name(name, 1))
-    return Bench(store, name, url, services.engine), counts, version_url
+    urls = {
+        FLAT: target_for(store).url(database_name(name, FLAT)),
+        HISTORY: store.engine.url.render_as_string(hide_password=False),
+    }
+    return Bench(store, name, url, services.engine), counts, urls
 
 
 def main() -> None:
@@ -450,13 +505,13 @@ def main() -> None:
         parser.error(f"--synapses must be at least {BULK_ROWS:,} (the bulk result)")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with ExitStack() as stack:
-        bench, counts, version_url = setup(stack, args)
+        bench, counts, urls = setup(stack, args)
         n_sets = args.as_built_runs + args.runs + 5
         sets = root_sets(counts, n_sets, args.roots_per_query, args.seed)
         print(f"root filter over HTTP on the version as built ({args.as_built_runs} runs):")
         built = as_built(bench, sets[: args.as_built_runs])
-        bulk_s = bulk(bench, version_url, args.rounds)
-        analyze_s = tune(bench, version_url)
+        bulk_s = bulk(bench, urls, args.rounds)
+        analyze_s = tune(bench, urls[FLAT])
         print(f"ANALYZE of the version database: {analyze_s:.1f} s")
         lat = latency(bench, sets[args.as_built_runs :], warmup=5)
         report(built, lat, bulk_s, args.roots_per_query)
