@@ -6,6 +6,7 @@ give way to it when a row turns up under its feet."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -185,3 +186,55 @@ def test_a_row_written_under_the_copy_way_sends_it_the_general_way(
     assert len(history) == 300  # one interval per row: the twin's 50 are not doubled
     assert [r["id"] for r in history] == sorted(data.column("id").to_pylist())
     world.assert_linked(at)
+
+
+def _wait_for(read: Any, wanted: Any) -> None:
+    """Poll ``read()`` until it returns ``wanted`` (PostgreSQL flushes table statistics to the
+    shared view about once a second)."""
+    deadline = time.monotonic() + 10
+    while read() != wanted:
+        assert time.monotonic() < deadline, f"statistics never showed {wanted!r}: {read()!r}"
+        time.sleep(0.1)
+
+
+def test_analyze_if_stale_skips_tables_whose_statistics_are_fresh(world: World) -> None:
+    store = world.store
+    world.insert(1000, seed=1)
+
+    def estimate() -> float:
+        if store.engine.dialect.name != "postgresql":
+            return -1.0
+        with store.read() as conn:
+            found = conn.execute(
+                sa.text(f"SELECT reltuples FROM pg_class WHERE relname = '{TABLE}'")
+            )
+            return float(found.scalar_one())
+
+    def since() -> tuple[int, bool]:
+        with store.read() as conn:
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            row = conn.execute(
+                sa.text(
+                    "SELECT n_mod_since_analyze, last_analyze IS NOT NULL FROM "
+                    f"pg_stat_user_tables WHERE relname = '{TABLE}'"
+                )
+            ).one()
+            return int(row[0]), bool(row[1])
+
+    if store.engine.dialect.name != "postgresql":
+        store.analyze_if_stale(TABLE)
+        with store.read() as conn:  # SQLite has no row counts to judge by: always
+            assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1").scalar_one() > 0
+        return
+    _wait_for(since, (1000, False))  # the inserts' counts reached the view
+    store.analyze_if_stale(TABLE)  # never analyzed: it is
+    assert estimate() == 1000
+    _wait_for(since, (0, True))
+    world.insert(50, seed=2)  # 5% written since: fresh enough
+    _wait_for(since, (50, True))
+    store.analyze_if_stale(TABLE)
+    assert estimate() == 1000
+    world.insert(100, seed=3)  # 15% now: stale
+    _wait_for(since, (150, True))
+    store.analyze_if_stale(TABLE)
+    assert estimate() == 1150

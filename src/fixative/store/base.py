@@ -31,6 +31,7 @@ from fixative.store.model import TABLE_NAME_RE, NewTable, TableInfo, check_table
 from fixative.store.root_history import create_history_table
 
 TICK = timedelta(microseconds=1)
+STALE_FRACTION = 0.1  # analyze_if_stale: statistics older than this fraction of rows written
 # the transaction of a ``Store.shared_write`` block, per thread (and per task)
 _SHARED_WRITE: ContextVar[tuple[Store, sa.Connection] | None] = ContextVar(
     "fixative_shared_write", default=None
@@ -288,6 +289,25 @@ class Store:
         with self.write() as conn:
             for name in names:
                 conn.exec_driver_sql(f'ANALYZE "{name.replace(chr(34), chr(34) * 2)}"')
+
+    def analyze_if_stale(self, name: str, changed: float = STALE_FRACTION) -> None:
+        """``analyze`` a table whose statistics are missing or older than a ``changed`` fraction
+        of its rows (PostgreSQL's own count of rows written since; SQLite: always). For a table
+        a workflow only reads, whose statistics a bulk writer may already have refreshed."""
+        if self.engine.dialect.name == "postgresql":
+            with self.read() as conn:
+                found = conn.execute(
+                    sa.text(
+                        "SELECT n_mod_since_analyze, n_live_tup, last_analyze, last_autoanalyze "
+                        "FROM pg_stat_user_tables WHERE relid = to_regclass(:name)"
+                    ),
+                    {"name": '"' + name.replace('"', '""') + '"'},
+                ).first()
+            if found is not None and (found[2] or found[3]):
+                written, rows = int(found[0]), int(found[1])
+                if written <= changed * max(rows, 1):
+                    return
+        self.analyze(name)
 
     def _lock_table(self, conn: sa.Connection, name: str) -> sa.Row[Any]:
         """Serialize writers of one table and return its metadata row (FOR UPDATE on PostgreSQL)."""

@@ -203,5 +203,6 @@ def run_ingest(
         with store.write() as conn:
             _set_linked_through(conn, SegmentationTable.of(info), plan.complete)
     if rows >= ANALYZE_AFTER_ROWS:
-        store.analyze(plan.table, links.name, links.history)
+        store.analyze(links.name, links.history)
+        store.analyze_if_stale(plan.table)  # read only: a bulk upload may have just analyzed it
     return IngestResult(plan.at, len(plan.ranges), rows, outside)
