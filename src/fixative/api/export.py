@@ -47,6 +47,8 @@ def check_target(to: object) -> None:
 
 def _start(services: HttpServices, runner: TaskRunner, datastack: str, body: dict[str, Any]) -> int:
     check_target(body.get("to"))
+    if "at" in body:  # the live tables at an instant are exported from the command line
+        raise InvalidInput("an export takes no parameter(s) at")
     export = export_request(services.settings.home, {**body, "datastack": datastack})
     plan_export(services.store, export)
     return runner.submit("export", body, datastack)

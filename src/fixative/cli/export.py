@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from fixative.cli.context import Context, pass_ctx, progress_bars, tee
+from fixative.cli.context import Context, parse_instant, pass_ctx, progress_bars, tee
 from fixative.export.spec import DEFAULT_FILE_ROWS, DEFAULT_ROW_GROUP_ROWS, FORMATS
 
 
@@ -41,7 +41,15 @@ def register(cli: click.Group) -> None:
 
     @export.command("run")
     @click.argument("datastack")
-    @click.option("--version", "version", type=click.IntRange(min=1), required=True)
+    @click.option("--version", "version", type=click.IntRange(min=1), default=None)
+    @click.option(
+        "--at",
+        "at",
+        default=None,
+        metavar="ISO-8601",
+        help="Instead of --version: the live tables at this instant (their root ids updated to "
+        "it, or one they were brought to).",
+    )
     @click.option("--to", "to", required=True, help="A directory, s3://bucket/prefix or gs://...")
     @click.option("--tables", "tables", multiple=True, help="Only these tables (repeat or a,b).")
     @click.option(
@@ -60,7 +68,8 @@ def register(cli: click.Group) -> None:
     def run(
         ctx: Context,
         datastack: str,
-        version: int,
+        version: int | None,
+        at: str | None,
         to: str,
         tables: tuple[str, ...],
         fmt: str,
@@ -68,12 +77,15 @@ def register(cli: click.Group) -> None:
         row_group_rows: int,
         file_rows: int,
     ) -> None:
-        """Export a version's tables as Parquet files or Delta Lake tables with a manifest."""
+        """Export a version's tables (or the live tables at an instant) as Parquet files or
+        Delta Lake tables with a manifest."""
         from fixative import bootstrap
         from fixative.export import ExportRequest, export_version, parse_partition, plan_export
         from fixative.export.task import summary
         from fixative.runner.records import recorded
 
+        if (version is None) == (at is None):
+            raise click.UsageError("give --version N or --at INSTANT (one of them)")
         names = tuple(n for t in tables for n in t.split(",") if n) or None
         request = ExportRequest(
             ctx.settings.datastack(datastack).name,
@@ -84,6 +96,7 @@ def register(cli: click.Group) -> None:
             tuple(parse_partition(p) for p in partition_by),
             row_group_rows,
             file_rows,
+            parse_instant(at) if at is not None else None,
         )
         ds = ctx.settings.datastack(datastack)
         store = bootstrap.live_store(ctx.settings)
@@ -98,7 +111,9 @@ def register(cli: click.Group) -> None:
                 manifest = export_version(
                     store,
                     request,
-                    tee(bar(f"{ds.name} v{version}"), progress),
+                    tee(
+                        bar(f"{ds.name} v{version}" if at is None else f"{ds.name} {at}"), progress
+                    ),
                     description=ds.description or None,
                 )
         finally:

@@ -70,11 +70,12 @@ def readme(manifest: dict[str, Any], description: str | None) -> str:
     ds, v = manifest["datastack"], manifest["version"]
     fmt = manifest["format"]
     kind = "Delta Lake tables" if fmt == "delta" else "Parquet files"
+    which = f"version {v}" if v is not None else "no version (the live tables)"
     lines = [
-        f"# {ds}, version {v}",
+        f"# {ds}, {f'version {v}' if v is not None else manifest['instant']}",
         "",
         f"Annotation tables of datastack `{ds}` as they stood at {manifest['instant']} (UTC),",
-        f"version {v}, every root id valid at that instant. Written by Fixative "
+        f"{which}, every root id valid at that instant. Written by Fixative "
         f"{manifest['fixative_version']} as {kind}.",
     ]
     if description:
@@ -114,8 +115,9 @@ def readme(manifest: dict[str, Any], description: str | None) -> str:
         "",
         "## Citing it",
         "",
-        f"Cite the dataset of datastack `{ds}` as its publishers ask, with this version ({v}) and",
-        f"instant ({manifest['instant']}), so that others can read the same rows.",
+        f"Cite the dataset of datastack `{ds}` as its publishers ask, with this "
+        + (f"version ({v}) and instant" if v is not None else "instant")
+        + f" ({manifest['instant']}), so that others can read the same rows.",
         "",
     ]
     return "\n".join(lines)

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from fixative.errors import Conflict, FixativeError, InvalidInput, NotFound
 from fixative.export.delta import write_delta_table
+from fixative.export.live import live_counts, live_info
 from fixative.export.manifest import (
     MANIFEST,
     README,
@@ -69,14 +70,15 @@ def plan_export(store: Store, request: ExportRequest) -> ExportPlan:
     that is not AVAILABLE, InvalidInput for bad partition specs, sizes or targets."""
     if request.row_group_rows < 1 or request.file_rows < 1:
         raise InvalidInput("row_group_rows and file_rows must be positive")
-    info = get_version(store, request.datastack, request.version)
-    if info.status != AVAILABLE or not info.valid:
-        raise Conflict(
-            f"version {request.version} of datastack {request.datastack!r} is {info.status}"
-        )
-    counts = {
-        t.table_name: t.row_count for t in list_version_tables(store, info.datastack, info.version)
-    }
+    if (request.version is None) == (request.at is None):
+        raise InvalidInput("export either a version or the live tables at an instant")
+    if request.at is not None:
+        if request.at.tzinfo is None:
+            raise InvalidInput("the export's instant must be an aware UTC datetime")
+        info = live_info(request.datastack, request.at)
+        counts = live_counts(store, info, request.tables)
+    else:
+        info, counts = _version_counts(store, request.datastack, request.version)
     names = sorted(counts) if request.tables is None else list(dict.fromkeys(request.tables))
     missing = [n for n in names if n not in counts]
     if missing:
@@ -89,6 +91,18 @@ def plan_export(store: Store, request: ExportRequest) -> ExportPlan:
     tables = [(flat_columns(store.get_table(n)), counts[n]) for n in names]
     chosen = partitioning(request.partition_by, [c for c, _ in tables])
     return ExportPlan(request, info, tables, chosen, open_target(request.to))
+
+
+def _version_counts(
+    store: Store, datastack: str, version: int | None
+) -> tuple[VersionInfo, dict[str, int]]:
+    """The AVAILABLE version (else Conflict) and its tables' catalogued row counts."""
+    assert version is not None
+    info = get_version(store, datastack, version)
+    if info.status != AVAILABLE or not info.valid:
+        raise Conflict(f"version {version} of datastack {datastack!r} is {info.status}")
+    tables = list_version_tables(store, info.datastack, info.version)
+    return info, {t.table_name: t.row_count for t in tables}
 
 
 def export_version(
@@ -136,7 +150,7 @@ def _head(plan: ExportPlan) -> dict[str, Any]:
     r = plan.request
     return {
         "datastack": plan.info.datastack,
-        "version": plan.info.version,
+        "version": None if r.at is not None else plan.info.version,
         "instant": plan.info.time_stamp.isoformat(),
         "format": r.format,
         "export": {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from fixative.errors import InvalidInput
@@ -51,21 +52,27 @@ class PartitionSpec:
 @dataclass(frozen=True)
 class ExportRequest:
     """An export of ``version`` of ``datastack`` to ``to`` (a directory, ``s3://`` or ``gs://``
-    URL). ``tables``: None for every table of the version."""
+    URL), or (``version`` None) of the live tables at the instant ``at``
+    (``fixative.export.live``). ``tables``: None for every table of the version (of the live
+    database)."""
 
     datastack: str
-    version: int
+    version: int | None
     to: str
     tables: tuple[str, ...] | None = None
     format: Format = "parquet"
     partition_by: tuple[PartitionSpec, ...] = ()
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
     file_rows: int = DEFAULT_FILE_ROWS
+    at: datetime | None = None
 
     def params(self) -> dict[str, object]:
         """JSON parameters (a run's record; the task rebuilds the request from them)."""
+        head: dict[str, object] = (
+            {"version": self.version} if self.at is None else {"at": self.at.isoformat()}
+        )
         return {
-            "version": self.version,
+            **head,
             "to": self.to,
             "tables": list(self.tables) if self.tables is not None else None,
             "format": self.format,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fixative.clock import as_utc
 from fixative.errors import InvalidInput
 from fixative.export.run import export_version
 from fixative.export.spec import (
@@ -24,7 +25,16 @@ from fixative.workflows.progress import Report
 
 MAX_INT = 2**31 - 1
 EXPORTS = "exports"  # relative local targets go under {home}/exports
-EXPORT_PARAMS = {"version", "to", "tables", "format", "partition_by", "row_group_rows", "file_rows"}
+EXPORT_PARAMS = {
+    "version",
+    "at",
+    "to",
+    "tables",
+    "format",
+    "partition_by",
+    "row_group_rows",
+    "file_rows",
+}
 
 
 def _whole(params: Mapping[str, Any], name: str, default: int | None = None) -> int:
@@ -71,15 +81,21 @@ def export_request(home: Path, params: Mapping[str, Any]) -> ExportRequest:
     if not isinstance(to, str) or not to:
         raise InvalidInput("the export needs a target 'to': a directory or an s3:// or gs:// URL")
     tables = _names(params, "tables")
+    at = params.get("at")
+    if at is not None and "version" in params:
+        raise InvalidInput("an export takes a 'version' or an instant 'at', not both")
+    if at is not None and not isinstance(at, str):
+        raise InvalidInput("'at' must be an ISO-8601 instant")
     return ExportRequest(
         datastack,
-        _whole(params, "version"),
+        None if at is not None else _whole(params, "version"),
         local_target(home, to),
         tuple(tables) if tables is not None else None,
         check_format(params.get("format", "parquet")),
         tuple(parse_partition(p) for p in _names(params, "partition_by") or []),
         _whole(params, "row_group_rows", DEFAULT_ROW_GROUP_ROWS),
         _whole(params, "file_rows", DEFAULT_FILE_ROWS),
+        as_utc(at) if at is not None else None,
     )
 
 
