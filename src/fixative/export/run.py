@@ -29,10 +29,9 @@ from fixative.export.manifest import (
     manifest_bytes,
     readme,
 )
-from fixative.export.parquet import FileLayout, piece_directory, pieces, write_piece
+from fixative.export.parquet import FileLayout, Key, piece_directory, pieces, write_piece
 from fixative.export.partition import resolve
-from fixative.export.prefetch import prefetched
-from fixative.export.select import table_statement
+from fixative.export.select import id_parts, table_statement
 from fixative.export.source import VersionSource, open_source
 from fixative.export.spec import ExportRequest, TablePartitioning, partitioning
 from fixative.export.state import ExportState
@@ -40,7 +39,9 @@ from fixative.export.target import STATE, Target, open_target
 from fixative.query.columns import TableColumns, flat_columns
 from fixative.store.base import Store
 from fixative.versions import get_version, list_version_tables
-from fixative.versions.model import AVAILABLE, Report, VersionInfo
+from fixative.versions.model import AVAILABLE, Report, VersionInfo, quote
+
+PART_ROWS = 262_144  # rows per id range read as one statement (a few batches)
 
 
 def _ignore(done: int, total: int) -> None:
@@ -246,9 +247,7 @@ def _write_parquet(
     read = pa.schema(
         [*release.schema, *(pa.field(f"__b{i}", pa.int64()) for i in range(len(release.buckets)))]
     )
-    sql = table_statement(
-        source.relation(name), release.schema.names, release.buckets, release.sort[0], done
-    )
+    statements = _statements(source, release, done)
     keys = [b.key for b in release.buckets]
     layout = FileLayout(
         plan.request.row_group_rows,
@@ -257,7 +256,7 @@ def _write_parquet(
         tuple(c.name for c in release.columns.root_columns),
     )
     wrote = False
-    for key, batches in pieces(prefetched(source.batches(sql, read)), len(keys)):
+    for key, batches in pieces(source.read_ahead(statements, read), len(keys)):
         directory = posixpath.join(name, piece_directory(keys, key)).rstrip("/")
         _clear(target, posixpath.join(target.staging, directory))
         files = write_piece(
@@ -268,6 +267,22 @@ def _write_parquet(
     if not wrote and not done:  # no rows: one empty file keeps the schema
         files = write_piece(target, target.staging, name, iter(()), release.schema, layout)
         state.add_piece(name, (), files)
+
+
+def _statements(source: VersionSource, release: TableRelease, done: list[Key]) -> list[str]:
+    """The statements reading the table, in order: consecutive id ranges of about
+    ``PART_ROWS`` rows when it is not partitioned and the source reads several at once, else
+    one."""
+    relation, names = source.relation(release.columns.name), release.schema.names
+    parts: list[tuple[int, int]] = []
+    if not release.buckets and source.streams > 1:
+        ((low, high),) = source.rows(
+            f"SELECT min({quote('id')}), max({quote('id')}) FROM {relation}"
+        )
+        parts = id_parts(low, high, release.rows, PART_ROWS)
+    if not parts:
+        return [table_statement(relation, names, release.buckets, release.sort[0], done)]
+    return [table_statement(relation, names, [], "id", [], ids) for ids in parts]
 
 
 def _clear(target: Target, directory: str) -> None:
@@ -287,14 +302,11 @@ def _write_delta(
     name = release.columns.name
     keys = [b.key for b in release.buckets]
     read = pa.schema([*release.schema, *(pa.field(k, pa.int64()) for k in keys)])
-    sql = table_statement(
-        source.relation(name), release.schema.names, release.buckets, release.sort[0], []
-    )
     files = write_delta_table(
         plan.target,
         plan.target.staging,
         name,
-        progress.counted(prefetched(source.batches(sql, read))),
+        progress.counted(source.read_ahead(_statements(source, release, []), read)),
         read,
         keys,
         plan.request.row_group_rows,

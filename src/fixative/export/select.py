@@ -1,11 +1,15 @@
 """The one statement that reads a table for an export: its columns, each partition level's
 number as ``__b0``, ``__b1``, ..., the partitions already written left out, ordered by partition,
 then by the sort column (the range or hash column, so each file's row groups hold narrow
-min/max ranges), then ``id``. The order is total, so a rerun writes the same files."""
+min/max ranges), then ``id``. The order is total, so a rerun writes the same files.
+
+An unpartitioned table is read as consecutive id ranges (``id_parts``), one statement each,
+which several connections read at once; in order, they give the same rows as one statement."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 from fixative.export.partition import Bucketing
 from fixative.versions.model import quote
@@ -23,18 +27,34 @@ def table_statement(
     buckets: Sequence[Bucketing],
     sort: str | None,
     done: Sequence[Key],
+    ids: tuple[int, int] | None = None,
 ) -> str:
-    """``relation``: the ``FROM`` text of the table (``VersionSource.relation``)."""
+    """``relation``: the ``FROM`` text of the table (``VersionSource.relation``); ``ids``:
+    only ``lo <= id < hi``."""
     picked = [quote(c) for c in columns]
     picked += [f"{b.sql} AS {bucket_name(i)}" for i, b in enumerate(buckets)]
     sql = f"SELECT {', '.join(picked)} FROM {relation}"
-    if done and buckets:
-        sql += f" WHERE {_not_done(buckets, done)}"
+    where = [_not_done(buckets, done)] if done and buckets else []
+    if ids is not None:
+        where.append(f"{quote('id')} >= {int(ids[0])} AND {quote('id')} < {int(ids[1])}")
+    if where:
+        sql += " WHERE " + " AND ".join(where)
     order = [bucket_name(i) for i in range(len(buckets))]
     if sort is not None and sort != "id":
         order.append(quote(sort))
     order.append(quote("id"))
     return sql + " ORDER BY " + ", ".join(order)
+
+
+def id_parts(low: int | None, high: int | None, rows: int, part_rows: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` id ranges covering ``low..high`` in about ``rows / part_rows`` even parts
+    (none for an empty table: it is then read whole)."""
+    if low is None or high is None or rows <= part_rows:
+        return []
+    parts = -(-rows // part_rows)
+    step = -(-(high - low + 1) // parts)
+    cuts = [*range(low, high + 1, step), high + 1]
+    return list(pairwise(cuts))
 
 
 def _not_done(buckets: Sequence[Bucketing], done: Sequence[Key]) -> str:

@@ -1,7 +1,12 @@
 """Reading a version table as Arrow record batches, straight from its database: on PostgreSQL
 through ADBC, whose reader streams ``COPY (SELECT ...) TO STDOUT`` in binary into Arrow batches;
 on SQLite (the embedded default) through the version file's cursor, ``fetchmany`` at a time and
-built column-wise. Either way at most one batch is held, never the table.
+built column-wise. Either way a bounded number of batches is held, never the table.
+
+``read_ahead`` reads a list of statements (a table's id ranges, in order) ahead of the writer:
+on PostgreSQL on ``READ_STREAMS`` connections at once (one backend encodes ``COPY`` rows at a
+fixed rate, the limit of a single stream), in batches of about ``BATCH_BYTES``; on SQLite on one
+thread.
 
 Statements are built by ``fixative.export.select`` from metadata names and integers the export
 computed itself, so they carry no parameters (ADBC's COPY path takes none)."""
@@ -15,12 +20,15 @@ from typing import Any, Protocol
 import pyarrow as pa
 import sqlalchemy as sa
 
+from fixative.export.prefetch import prefetched, read_in_order
 from fixative.store.base import Store
 from fixative.versions import open_version
 from fixative.versions.model import VersionInfo, quote
 from fixative.versions.target import target_for
 
 SQLITE_BATCH_ROWS = 65_536
+READ_STREAMS = 2  # PostgreSQL connections reading one table's parts at once
+BATCH_BYTES = 4 << 20  # ADBC's batch size hint: small enough to queue a part's batches
 
 
 class VersionSource(Protocol):
@@ -28,6 +36,15 @@ class VersionSource(Protocol):
 
     def batches(self, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """The statement's rows as batches of ``schema`` (columns in its order)."""
+        ...
+
+    @property
+    def streams(self) -> int:
+        """How many statements ``read_ahead`` reads at once."""
+        ...
+
+    def read_ahead(self, statements: Sequence[str], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """The statements' rows, one statement after another, read ahead of the consumer."""
         ...
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
@@ -69,19 +86,32 @@ def conform(columns: Sequence[pa.Array], schema: pa.Schema) -> pa.RecordBatch:
 class PostgresSource:
     dialect_name = "postgresql"
 
-    def __init__(self, store: Store, info: VersionInfo) -> None:
-        import adbc_driver_postgresql.dbapi
-
+    def __init__(self, store: Store, info: VersionInfo, streams: int = READ_STREAMS) -> None:
         self._store, self._info = store, info
         where = target_for(store).url(info.database) if info.copied else store.engine.url
         url = sa.make_url(where).set(drivername="postgresql")
-        self._conn: Any = adbc_driver_postgresql.dbapi.connect(
-            url.render_as_string(hide_password=False)
-        )
+        self._url = url.render_as_string(hide_password=False)
+        self._streams = max(1, streams)
+        self._conns: list[Any] = [self._connect()]  # the others opened when first needed
+
+    def _connect(self) -> Any:
+        import adbc_driver_postgresql.dbapi
+
+        return adbc_driver_postgresql.dbapi.connect(self._url)
+
+    @property
+    def streams(self) -> int:
+        return self._streams
 
     def batches(self, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-        cur = self._conn.cursor()
+        return self._read(self._conns[0], sql, schema)
+
+    def _read(self, conn: Any, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        cur = conn.cursor()
         try:
+            cur.adbc_statement.set_options(
+                **{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)}
+            )
             cur.execute(sql)  # no parameters: the driver reads the result through COPY
             reader = cur.fetch_record_batch()
             for batch in reader:
@@ -90,8 +120,18 @@ class PostgresSource:
         finally:
             cur.close()
 
+    def read_ahead(self, statements: Sequence[str], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        streams = min(self._streams, len(statements))
+        while len(self._conns) < streams:
+            self._conns.append(self._connect())
+
+        def read(stream: int, part: int) -> Iterator[pa.RecordBatch]:
+            return self._read(self._conns[stream], statements[part], schema)
+
+        return read_in_order(read, len(statements), streams)
+
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        cur = self._conn.cursor()
+        cur = self._conns[0].cursor()
         try:
             cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
             cur.execute(sql)
@@ -100,7 +140,8 @@ class PostgresSource:
             cur.close()
 
     def close(self) -> None:
-        self._conn.close()
+        for conn in self._conns:
+            conn.close()
 
     def relation(self, table: str) -> str:
         return relation_sql(self._store, self._info, table, self._store.engine.dialect)
@@ -131,6 +172,13 @@ class SqliteSource:
             cur.close()
         finally:
             conn.close()
+
+    @property
+    def streams(self) -> int:
+        return 1  # one writer per SQLite file; its reads are cheap next to the encoding
+
+    def read_ahead(self, statements: Sequence[str], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        return prefetched(b for sql in statements for b in self.batches(sql, schema))
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         with self._engine.connect() as conn:
