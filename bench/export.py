@@ -16,9 +16,12 @@ another path (medians):
 1. ``fixative.export.export_version`` of the synapse table to a local directory, unpartitioned
    and partitioned by ``pre_pt_root_id:range:16`` (in this process, as the baselines; once
    more each, untimed, in a fresh process whose peak RSS and Arrow memory pool peak are
-   reported: they must not grow with the table);
+   reported: they must not grow with the table). The unpartitioned export reads the table as
+   id ranges on two connections at once (``READ_STREAMS``), the partitioned one in one
+   statement;
 2. the raw limit, no Fixative code: ADBC's ``COPY`` of the same SELECT (same columns, same
-   order) into Arrow batches, written by ``pyarrow.parquet.ParquetWriter`` with the same
+   order) on one connection into Arrow batches, written by ``pyarrow.parquet.ParquetWriter``
+   after each batch is read (no overlap of reading and writing), with the same
    settings (zstd, 131,072-row row groups, statistics, page index, Bloom filters on root ids,
    dictionaries on text columns only);
 3. the original's way: ``pandas.read_sql`` of the same SELECT on a SQLAlchemy/psycopg
