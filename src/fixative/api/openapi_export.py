@@ -21,7 +21,7 @@ def export_routes() -> list[Route]:
         Route(
             "post",
             "/fixative/api/v1/datastack/{datastack}/export",
-            "Export a version's tables as files (admin)",
+            "Export a version's tables or a view as files (admin)",
             "workflows",
             body="export",
             returns="accepted",
@@ -56,6 +56,10 @@ def export_body() -> dict[str, Any]:
                 "type": ["array", "null"],
                 "items": {"type": "string"},
                 "description": "tables of the version (null: all)",
+            },
+            "view": {
+                "type": ["string", "null"],
+                "description": "instead of tables: the rows of this view, one table named after it",
             },
             "format": {"type": "string", "enum": list(FORMATS)},
             "partition_by": {

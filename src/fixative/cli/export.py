@@ -53,6 +53,13 @@ def register(cli: click.Group) -> None:
     @click.option("--to", "to", required=True, help="A directory, s3://bucket/prefix or gs://...")
     @click.option("--tables", "tables", multiple=True, help="Only these tables (repeat or a,b).")
     @click.option(
+        "--view",
+        "view",
+        default=None,
+        metavar="NAME",
+        help="Instead of tables: the rows of this view, as one table named after it.",
+    )
+    @click.option(
         "--format", "fmt", type=click.Choice(FORMATS), default="parquet", show_default=True
     )
     @click.option(
@@ -72,13 +79,14 @@ def register(cli: click.Group) -> None:
         at: str | None,
         to: str,
         tables: tuple[str, ...],
+        view: str | None,
         fmt: str,
         partition_by: tuple[str, ...],
         row_group_rows: int,
         file_rows: int,
     ) -> None:
-        """Export a version's tables (or the live tables at an instant) as Parquet files or
-        Delta Lake tables with a manifest."""
+        """Export a version's tables or one view (or the live tables at an instant) as
+        Parquet files or Delta Lake tables with a manifest."""
         from fixative import bootstrap
         from fixative.export import ExportRequest, export_version, parse_partition, plan_export
         from fixative.export.task import summary
@@ -97,6 +105,7 @@ def register(cli: click.Group) -> None:
             row_group_rows,
             file_rows,
             parse_instant(at) if at is not None else None,
+            view,
         )
         ds = ctx.settings.datastack(datastack)
         store = bootstrap.live_store(ctx.settings)

@@ -36,9 +36,11 @@ class TableRelease:
     buckets: list[Bucketing] = field(default_factory=list)
     sort: tuple[str, ...] = ("id",)
     files: list[dict[str, Any]] = field(default_factory=list)
+    view: dict[str, Any] | None = None  # the view the table holds (its definition)
 
     def as_dict(self) -> dict[str, Any]:
         info = self.columns.info
+        head = {} if self.view is None else {"view": self.view}
         return {
             "name": self.columns.name,
             "schema_type": info.schema.name,
@@ -49,6 +51,7 @@ class TableRelease:
             "sorted_by": list(self.sort),
             "partitioning": [b.describe() for b in self.buckets],
             "files": self.files,
+            **head,
         }
 
 

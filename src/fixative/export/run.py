@@ -12,13 +12,13 @@ import hashlib
 import json
 import posixpath
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from fixative.errors import Conflict, FixativeError, InvalidInput, NotFound
+from fixative.errors import Conflict, FixativeError, InvalidInput, NotFound, Unprocessable
 from fixative.export.delta import write_delta_table
 from fixative.export.live import live_counts, live_info
 from fixative.export.manifest import (
@@ -36,10 +36,19 @@ from fixative.export.source import VersionSource, open_source
 from fixative.export.spec import ExportRequest, TablePartitioning, partitioning
 from fixative.export.state import ExportState
 from fixative.export.target import STATE, Target, open_target
+from fixative.export.view import (
+    ViewSource,
+    check_live,
+    checked_view,
+    view_description,
+    view_relation,
+    view_sort,
+)
 from fixative.query.columns import TableColumns, flat_columns
 from fixative.store.base import Store
 from fixative.versions import get_version, list_version_tables
 from fixative.versions.model import AVAILABLE, Report, VersionInfo, quote
+from fixative.views.query import CheckedTarget
 
 PART_ROWS = 262_144  # rows per id range read as one statement (a few batches)
 
@@ -55,6 +64,7 @@ class ExportPlan:
     tables: list[tuple[TableColumns, int]]  # each table's columns and its catalogued row count
     partitioning: dict[str, TablePartitioning]
     target: Target
+    view: CheckedTarget | None = None  # the view exported (its row count is read at the start)
 
     @property
     def total_rows(self) -> int:
@@ -73,6 +83,8 @@ def plan_export(store: Store, request: ExportRequest) -> ExportPlan:
         raise InvalidInput("row_group_rows and file_rows must be positive")
     if (request.version is None) == (request.at is None):
         raise InvalidInput("export either a version or the live tables at an instant")
+    if request.view is not None:
+        return _plan_view(store, request, request.view)
     if request.at is not None:
         if request.at.tzinfo is None:
             raise InvalidInput("the export's instant must be an aware UTC datetime")
@@ -92,6 +104,44 @@ def plan_export(store: Store, request: ExportRequest) -> ExportPlan:
     tables = [(flat_columns(store.get_table(n)), counts[n]) for n in names]
     chosen = partitioning(request.partition_by, [c for c, _ in tables])
     return ExportPlan(request, info, tables, chosen, open_target(request.to))
+
+
+def _plan_view(store: Store, request: ExportRequest, name: str) -> ExportPlan:
+    """The export of a view: NotFound for an unknown view or one reading a table the version
+    does not hold; live, Unprocessable for a view that is not ``live_compatible``."""
+    if request.tables is not None:
+        raise InvalidInput("export either tables or a view, not both")
+    if request.at is not None:
+        if request.at.tzinfo is None:
+            raise InvalidInput("the export's instant must be an aware UTC datetime")
+        info = live_info(request.datastack, request.at)
+        live = {t.table_name for t in store.list_tables()}
+        view = checked_view(store, info.datastack, name, live)
+        check_live(view)
+        live_counts(store, info, view.checked.tables)  # the history is exact at the instant
+    else:
+        info, counts = _version_counts(store, request.datastack, request.version)
+        view = checked_view(store, info.datastack, name, set(counts))
+    chosen = partitioning(request.partition_by, [view.table])
+    return ExportPlan(request, info, [(view.table, -1)], chosen, open_target(request.to), view)
+
+
+def _counted_view(
+    store: Store, plan: ExportPlan, source: VersionSource
+) -> tuple[ExportPlan, VersionSource]:
+    """The plan with the view's rows counted, and the source reading the view under its name;
+    Unprocessable when the database refuses the view's SQL."""
+    assert plan.view is not None
+    relation = view_relation(store, plan.view, plan.info)
+    try:
+        ((rows,),) = source.rows(f"SELECT count(*) FROM {relation}")
+    except Exception as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+        raise Unprocessable(
+            f"view {plan.view.info.name!r} failed in the database: {first}"
+        ) from exc
+    counted = replace(plan, tables=[(plan.view.table, int(rows))])
+    return counted, ViewSource(source, plan.view.info.name, relation)
 
 
 def _version_counts(
@@ -119,17 +169,20 @@ def export_version(
     target = plan.target
     finished = _finished(plan)
     if finished is not None:
-        report(plan.total_rows, plan.total_rows)
+        rows = sum(int(t["rows"]) for t in finished["tables"])
+        report(rows, rows)
         return finished
-    try:
-        target.fs.create_dir(target.staging, recursive=True)
-        state = ExportState.load(target, plan.fingerprint())
-        state.save()
-    except OSError as exc:
-        raise InvalidInput(f"cannot write the export to {request.to!r}: {exc}") from exc
-    progress = _Progress(report, plan.total_rows)
     source = open_source(store, plan.info, version_dir)
     try:
+        if plan.view is not None:
+            plan, source = _counted_view(store, plan, source)
+        try:
+            target.fs.create_dir(target.staging, recursive=True)
+            state = ExportState.load(target, plan.fingerprint())
+            state.save()
+        except OSError as exc:
+            raise InvalidInput(f"cannot write the export to {request.to!r}: {exc}") from exc
+        progress = _Progress(report, plan.total_rows)
         releases = [
             _export_table(plan, source, state, columns, rows, progress)
             for columns, rows in plan.tables
@@ -149,6 +202,7 @@ def export_version(
 
 def _head(plan: ExportPlan) -> dict[str, Any]:
     r = plan.request
+    view = {} if r.view is None else {"view": r.view}
     return {
         "datastack": plan.info.datastack,
         "version": None if r.at is not None else plan.info.version,
@@ -159,6 +213,7 @@ def _head(plan: ExportPlan) -> dict[str, Any]:
             "row_group_rows": r.row_group_rows,
             "file_rows": r.file_rows,
             "tables": [c.name for c, _ in plan.tables],
+            **view,
         },
     }
 
@@ -215,8 +270,15 @@ def _export_table(
     parts = plan.partitioning[columns.name]
     schema = pa.schema([pa.field(c.name, c.arrow_type) for c in columns.columns])
     buckets = resolve(parts, columns, source)
-    sort = ("id",) if parts.key is None else (parts.key.column, "id")
-    release = TableRelease(columns, schema, rows, buckets, sort)
+    key = None if parts.key is None else parts.key.column
+    if plan.view is not None:
+        sort = view_sort(plan.view, key)
+        release = TableRelease(
+            columns, schema, rows, buckets, sort, view=view_description(plan.view)
+        )
+    else:
+        sort = ("id",) if key is None else (key, "id")
+        release = TableRelease(columns, schema, rows, buckets, sort)
     if not state.done(columns.name):
         write = _write_delta if plan.request.format == "delta" else _write_parquet
         write(plan, source, state, release, progress)
@@ -275,6 +337,8 @@ def _statements(source: VersionSource, release: TableRelease, done: list[Key]) -
     one."""
     relation, names = source.relation(release.columns.name), release.schema.names
     parts: list[tuple[int, int]] = []
+    if release.view is not None:  # no id: one statement, ordered by every column
+        return [table_statement(relation, names, release.buckets, None, done, None, release.sort)]
     if not release.buckets and source.streams > 1:
         ((low, high),) = source.rows(
             f"SELECT min({quote('id')}), max({quote('id')}) FROM {relation}"

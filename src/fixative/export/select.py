@@ -28,9 +28,11 @@ def table_statement(
     sort: str | None,
     done: Sequence[Key],
     ids: tuple[int, int] | None = None,
+    order_by: Sequence[str] | None = None,
 ) -> str:
     """``relation``: the ``FROM`` text of the table (``VersionSource.relation``); ``ids``:
-    only ``lo <= id < hi``."""
+    only ``lo <= id < hi``; ``order_by``: in place of ``sort`` then ``id``, these columns,
+    NULLs last (a view, which has no ``id``)."""
     picked = [quote(c) for c in columns]
     picked += [f"{b.sql} AS {bucket_name(i)}" for i, b in enumerate(buckets)]
     sql = f"SELECT {', '.join(picked)} FROM {relation}"
@@ -40,6 +42,10 @@ def table_statement(
     if where:
         sql += " WHERE " + " AND ".join(where)
     order = [bucket_name(i) for i in range(len(buckets))]
+    if order_by is not None:
+        return (
+            sql + " ORDER BY " + ", ".join([*order, *(f"{quote(c)} NULLS LAST" for c in order_by)])
+        )
     if sort is not None and sort != "id":
         order.append(quote(sort))
     order.append(quote("id"))

@@ -54,7 +54,7 @@ class ExportRequest:
     """An export of ``version`` of ``datastack`` to ``to`` (a directory, ``s3://`` or ``gs://``
     URL), or (``version`` None) of the live tables at the instant ``at``
     (``fixative.export.live``). ``tables``: None for every table of the version (of the live
-    database)."""
+    database). ``view``: instead of tables, the rows of this view (``fixative.export.view``)."""
 
     datastack: str
     version: int | None
@@ -65,12 +65,15 @@ class ExportRequest:
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
     file_rows: int = DEFAULT_FILE_ROWS
     at: datetime | None = None
+    view: str | None = None
 
     def params(self) -> dict[str, object]:
         """JSON parameters (a run's record; the task rebuilds the request from them)."""
         head: dict[str, object] = (
             {"version": self.version} if self.at is None else {"at": self.at.isoformat()}
         )
+        if self.view is not None:
+            head["view"] = self.view
         return {
             **head,
             "to": self.to,

@@ -34,6 +34,7 @@ EXPORT_PARAMS = {
     "partition_by",
     "row_group_rows",
     "file_rows",
+    "view",
 }
 
 
@@ -86,6 +87,9 @@ def export_request(home: Path, params: Mapping[str, Any]) -> ExportRequest:
         raise InvalidInput("an export takes a 'version' or an instant 'at', not both")
     if at is not None and not isinstance(at, str):
         raise InvalidInput("'at' must be an ISO-8601 instant")
+    view = params.get("view")
+    if view is not None and not isinstance(view, str):
+        raise InvalidInput("'view' must be the name of a view")
     return ExportRequest(
         datastack,
         None if at is not None else _whole(params, "version"),
@@ -96,6 +100,7 @@ def export_request(home: Path, params: Mapping[str, Any]) -> ExportRequest:
         _whole(params, "row_group_rows", DEFAULT_ROW_GROUP_ROWS),
         _whole(params, "file_rows", DEFAULT_FILE_ROWS),
         as_utc(at) if at is not None else None,
+        view,
     )
 
 
