@@ -30,9 +30,7 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -50,6 +48,7 @@ from fixative.versions import VersionOptions, create_version, list_versions
 from fixative.versions.flat import plan_table
 from fixative.versions.target import target_for
 from fixative.workflows.refresh import refresh_table
+from versions import drain, pct, timed
 from workflows import make_edits, raw_limit, settle
 
 TABLE = "synapses"
@@ -70,25 +69,6 @@ FIGURES: dict[str, tuple[str, bool]] = {
     "spatial_box_p50_ms": ("ms", False),
     "arrow_read_rows_per_s": ("rows/s", False),
 }
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
-
-
-def drain(result: Any) -> int:
-    rows = 0
-    for batch in result.batches:
-        rows += batch.num_rows
-    result.close()
-    return rows
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) -> dict[str, float]:

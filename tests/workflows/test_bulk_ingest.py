@@ -16,8 +16,6 @@ import sqlalchemy as sa
 from workflow_world import TABLE, World
 
 from fixative.store import bulkindex, root_history
-from fixative.store import tables as t
-from fixative.store.history import read_arrow
 from fixative.store.segmentation import IdRange, SegmentationTable, read_unlinked
 from fixative.workflows.ingest import ingest_table, link_rows, lookup_supervoxels
 from fixative.workflows.progress import RunOptions
@@ -37,15 +35,6 @@ def _links(world: World) -> SegmentationTable:
 def _missing(world: World) -> list[str]:
     with world.store.read() as conn:
         return bulkindex.missing(conn, _links(world))
-
-
-def _history(world: World) -> list[dict[str, Any]]:
-    info = world.store.get_table(TABLE)
-    seg = SegmentationTable.of(info)
-    table = t.history_table(sa.MetaData(), seg.history, info.schema)
-    with world.store.read() as conn:
-        query = sa.select(table).order_by(table.c.id, table.c.valid_from)
-        return read_arrow(conn, query, table).to_pylist()  # type: ignore[no-any-return]
 
 
 class WatchingSource:
@@ -154,7 +143,7 @@ def test_the_copy_way_writes_what_the_general_way_writes(
 
     with world.store.write() as conn:
         root_history.link_new(conn, links, data, id_range, at)
-    fast = (world.links().to_pylist(), _history(world))
+    fast = (world.links().to_pylist(), world.history())
     with world.store.write() as conn:
         conn.exec_driver_sql(f'DELETE FROM "{links.history}"')
         conn.exec_driver_sql(f'DELETE FROM "{links.name}"')
@@ -162,7 +151,7 @@ def test_the_copy_way_writes_what_the_general_way_writes(
     with world.store.write() as conn:
         root_history.link_new(conn, links, data, id_range, at)
 
-    assert (world.links().to_pylist(), _history(world)) == fast
+    assert (world.links().to_pylist(), world.history()) == fast
     assert len(fast[1]) == 400
     assert all(row["valid_to"] is None for row in fast[1])
     assert sum(row["deleted"] is not None for row in fast[1]) == len(ids[::7])
@@ -182,7 +171,7 @@ def test_a_row_written_under_the_copy_way_sends_it_the_general_way(
     with world.store.write() as conn:
         root_history.link_new(conn, links, data, id_range, at)
 
-    history = _history(world)
+    history = world.history()
     assert len(history) == 300  # one interval per row: the twin's 50 are not doubled
     assert [r["id"] for r in history] == sorted(data.column("id").to_pylist())
     world.assert_linked(at)

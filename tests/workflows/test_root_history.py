@@ -16,7 +16,6 @@ from alembic.config import Config
 from workflow_world import POINTS, SEG_TABLE, TABLE, World
 
 from fixative.store import tables as t
-from fixative.store.history import read_arrow
 from fixative.store.root_history import rows_at
 from fixative.store.segmentation import SegmentationTable
 from fixative.workflows.refresh import refresh_table
@@ -30,15 +29,6 @@ def _edits(world: World, round_: int) -> None:
     world.cg.split([int(v) for v in c[k + 2, :3]], [int(v) for v in c[k + 2, 3:]], "ed")
     world.cg.merge(int(c[k + 3, 7]), int(c[k + 4, 0]), "ed")
     world.cg.split([int(c[k + 3, 0])], [int(c[k + 4, 7])], "ed")
-
-
-def _history(world: World) -> list[dict[str, object]]:
-    info = world.store.get_table(TABLE)
-    seg = SegmentationTable.of(info)
-    table = t.history_table(sa.MetaData(), seg.history, info.schema)
-    with world.store.read() as conn:
-        query = sa.select(table).order_by(table.c.id, table.c.valid_from)
-        return read_arrow(conn, query, table).to_pylist()  # type: ignore[no-any-return]
 
 
 def _check_at(world: World, at: datetime) -> None:
@@ -69,7 +59,7 @@ def test_every_recorded_instant_holds_the_oracles_roots(world: World) -> None:
         instants.append(at)
     for at in instants:
         _check_at(world, at)
-    history = _history(world)
+    history = world.history()
     by_id: dict[int, list[dict[str, object]]] = {}
     for row in history:
         by_id.setdefault(int(row["id"]), []).append(row)  # type: ignore[call-overload]
@@ -82,10 +72,10 @@ def test_every_recorded_instant_holds_the_oracles_roots(world: World) -> None:
     assert changed > 0  # the edits moved some roots
     assert len(by_id) == 450
 
-    before = _history(world)
+    before = world.history()
     update_roots(world.store, world.cg, TABLE, instants[-1])  # run again: nothing new
     refresh_table(world.store, world.seg, world.cg, TABLE, instants[-1])
-    assert _history(world) == before
+    assert world.history() == before
 
 
 def test_a_database_from_before_the_history_gets_it_by_migration(world: World) -> None:
@@ -100,7 +90,7 @@ def test_a_database_from_before_the_history_gets_it_by_migration(world: World) -
         assert t.history_table_name(SEG_TABLE) not in sa.inspect(conn).get_table_names()
     world.store.migrate()
     _check_at(world, at)
-    assert {r["valid_from"] for r in _history(world)} == {at}
+    assert {r["valid_from"] for r in world.history()} == {at}
 
 
 def test_a_refresh_records_its_instant_only_when_every_row_is_linked(world: World) -> None:

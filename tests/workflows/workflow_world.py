@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from fixative.chunkedgraph.embedded import EmbeddedChunkedGraph
 from fixative.segmentation import TensorStoreSegmentation
 from fixative.store import Store
+from fixative.store import tables as t
 from fixative.store.history import read_arrow
 from fixative.testing.clock import TickingClock
 
@@ -78,6 +79,16 @@ class World:
         with self.store.read() as conn:
             table = self.store._table_object(conn, SEG_TABLE)
             return read_arrow(conn, sa.select(table).order_by(table.c.id), table)
+
+    def history(self) -> list[dict[str, Any]]:
+        """The root-id history, every interval, by id then start."""
+        info = self.store.get_table(TABLE)
+        assert info.segmentation_table is not None
+        name = t.history_table_name(info.segmentation_table)
+        table = t.history_table(sa.MetaData(), name, info.schema)
+        with self.store.read() as conn:
+            query = sa.select(table).order_by(table.c.id, table.c.valid_from)
+            return read_arrow(conn, query, table).to_pylist()  # type: ignore[no-any-return]
 
     def ids_created_by(self, at: datetime) -> npt.NDArray[np.int64]:
         ann = self.annotations()

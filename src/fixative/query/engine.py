@@ -203,22 +203,7 @@ class QueryEngine:
     def history_at(self, table: str, instant: datetime) -> OpenVersion:
         """The table at one of its recorded instants, as a version read from the live
         database's root-id history (not in the catalogue: a base for live queries)."""
-        info = VersionInfo(
-            id=0,
-            datastack="",
-            version=0,
-            time_stamp=instant,
-            created_at=instant,
-            expires_on=None,
-            status=AVAILABLE,
-            valid=True,
-            is_merged=True,
-            parent_version=None,
-            error=None,
-            builder=None,
-            database="",
-            kind="history",
-        )
+        info = VersionInfo.uncatalogued(instant)
         with self._lock:
             if self._live is None:
                 self._live = open_version_database(self.store, info, None, self.timeout_s)

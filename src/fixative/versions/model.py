@@ -115,6 +115,27 @@ class VersionInfo:
     pin_name: str | None = None
     kind: Kind = "flat"  # history: no database; read from the live root-id histories
 
+    @classmethod
+    def uncatalogued(cls, at: datetime, datastack: str = "") -> VersionInfo:
+        """A history version at ``at`` that is in no catalogue: the live tables read from their
+        root-id histories at an instant (a live query's base, an export at an instant)."""
+        return cls(
+            id=0,
+            datastack=datastack,
+            version=0,
+            time_stamp=at,
+            created_at=at,
+            expires_on=None,
+            status=AVAILABLE,
+            valid=True,
+            is_merged=True,
+            parent_version=None,
+            error=None,
+            builder=None,
+            database="",
+            kind="history",
+        )
+
     @property
     def copied(self) -> bool:
         """Whether the version is a database of its own (``flat``)."""
