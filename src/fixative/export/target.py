@@ -1,7 +1,9 @@
 """Where a release goes: a local directory, ``s3://bucket/prefix`` or ``gs://bucket/prefix``,
 through pyarrow's filesystems (S3 options ride on the URL's query, as pyarrow reads them:
 ``?endpoint_override=127.0.0.1:9000&scheme=http&region=us-east-1``; credentials come from the
-usual environment variables).
+usual environment variables). A ``gs://`` URL takes ``endpoint_override`` and ``scheme`` too,
+and ``anonymous=true`` for a server that asks for no credentials (an emulator); otherwise
+Google's default credentials are used.
 
 A release is written under a staging name next to the final one (``.NAME.partial``) and
 published at the end: a local directory is renamed in one step; on object stores each file is
@@ -131,7 +133,11 @@ def _object_store(scheme: str, asked: dict[str, str]) -> pafs.FileSystem:
             endpoint_override=asked.get("endpoint_override"),
             scheme=asked.get("scheme", "https"),
         )
-    return pafs.GcsFileSystem()
+    options: dict[str, Any] = {k: asked[k] for k in ("endpoint_override", "scheme") if k in asked}
+    anonymous = asked.get("anonymous", "false").lower()
+    if anonymous not in ("true", "false"):
+        raise ValueError(f"anonymous must be true or false, not {anonymous!r}")
+    return pafs.GcsFileSystem(anonymous=anonymous == "true", **options)
 
 
 def _region(asked: dict[str, str]) -> str:
