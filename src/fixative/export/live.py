@@ -21,27 +21,12 @@ from fixative.errors import Conflict, InvalidInput, NotFound
 from fixative.export.source import relation_sql
 from fixative.store.base import Store
 from fixative.store.root_history import latest_instant
-from fixative.versions.model import AVAILABLE, VersionInfo
+from fixative.versions.model import VersionInfo
 
 
 def live_info(datastack: str, at: datetime) -> VersionInfo:
     """A history version at ``at`` that is not in the catalogue (what the export reads)."""
-    return VersionInfo(
-        id=0,
-        datastack=datastack,
-        version=0,
-        time_stamp=at,
-        created_at=at,
-        expires_on=None,
-        status=AVAILABLE,
-        valid=True,
-        is_merged=True,
-        parent_version=None,
-        error=None,
-        builder=None,
-        database="",
-        kind="history",
-    )
+    return VersionInfo.uncatalogued(at, datastack)
 
 
 def live_counts(store: Store, info: VersionInfo, names: Sequence[str] | None) -> dict[str, int]:
