@@ -48,7 +48,7 @@ from fixative.versions import VersionOptions, create_version, list_versions
 from fixative.versions.flat import plan_table
 from fixative.versions.target import target_for
 from fixative.workflows.refresh import refresh_table
-from versions import drain, pct, timed
+from versions import drain, pct, query_inputs, timed
 from workflows import make_edits, raw_limit, settle
 
 TABLE = "synapses"
@@ -127,17 +127,7 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
 
     engine = QueryEngine(store, lambda _ds: cg, row_cap=n + 1, batch_rows=65_536)
     rng = random.Random(args.seed)
-    with store.read() as conn:
-        roots = [
-            int(r)
-            for (r,) in conn.exec_driver_sql(
-                f'SELECT DISTINCT pre_pt_root_id FROM "{links.name}" WHERE pre_pt_root_id > 0'
-            )
-        ]
-        [(lo_x, hi_x, lo_y, hi_y, lo_z, hi_z)] = conn.exec_driver_sql(
-            "SELECT min(pre_pt_position_x), max(pre_pt_position_x), min(pre_pt_position_y), "
-            f"max(pre_pt_position_y), min(pre_pt_position_z), max(pre_pt_position_z) FROM {TABLE}"
-        ).all()
+    roots, (lo_x, hi_x, lo_y, hi_y, lo_z, hi_z) = query_inputs(store, links)
     v = history.version
     warm = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", roots[:1]),))
     drain(engine.version_query(ds, v, warm))  # untimed: the first query imports the driver

@@ -98,6 +98,23 @@ class Runs:
         return pct(self.ms[(kind, query)], q)
 
 
+def query_inputs(store: Store, links: SegmentationTable) -> tuple[list[int], tuple[int, ...]]:
+    """The pre roots the queries draw from, and the pre points' extent (min x, max x, min y,
+    max y, min z, max z)."""
+    with store.read() as conn:
+        roots = [
+            int(r)
+            for (r,) in conn.exec_driver_sql(
+                f'SELECT DISTINCT pre_pt_root_id FROM "{links.name}" WHERE pre_pt_root_id > 0'
+            )
+        ]
+        [extent] = conn.exec_driver_sql(
+            "SELECT min(pre_pt_position_x), max(pre_pt_position_x), min(pre_pt_position_y), "
+            f"max(pre_pt_position_y), min(pre_pt_position_z), max(pre_pt_position_z) FROM {TABLE}"
+        ).all()
+    return roots, tuple(int(v) for v in extent)
+
+
 def table_bytes(store: Store, name: str) -> int:
     [(size,)] = sql(store, "SELECT pg_total_relation_size(%(t)s)", {"t": name})
     return int(size)
@@ -151,17 +168,7 @@ def run(store: Store, directory: Path, args: argparse.Namespace, out: list[str])
     # 3. the same queries on both versions, interleaved
     engine = QueryEngine(store, lambda _ds: cg, row_cap=n + 1, batch_rows=65_536)
     rng = random.Random(args.seed)
-    with store.read() as conn:
-        roots = [
-            int(r)
-            for (r,) in conn.exec_driver_sql(
-                f'SELECT DISTINCT pre_pt_root_id FROM "{links.name}" WHERE pre_pt_root_id > 0'
-            )
-        ]
-        [(lo_x, hi_x, lo_y, hi_y, lo_z, hi_z)] = conn.exec_driver_sql(
-            "SELECT min(pre_pt_position_x), max(pre_pt_position_x), min(pre_pt_position_y), "
-            f"max(pre_pt_position_y), min(pre_pt_position_z), max(pre_pt_position_z) FROM {TABLE}"
-        ).all()
+    roots, (lo_x, hi_x, lo_y, hi_y, lo_z, hi_z) = query_inputs(store, links)
     runs = Runs()
     warm = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", roots[:1]),))
     for kind in ("flat", "history"):  # untimed: the first query imports the ADBC driver
