@@ -31,7 +31,10 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 def world(tmp_path: Path, cli: Cli, store_url: str, stack: str) -> dict[str, str]:
     """The environment and settings file of a demo datastack in the test's database."""
     env = {"FIXATIVE_HOME": str(tmp_path / "home"), "FIXATIVE_DATABASE_URL": store_url}
-    built = cli(["demo-data", "--synapses", "3000", "--max-merges", "10"], tmp_path, **env)
+    # SQLite's poll must see the build RUNNING before its copy ends: 20,000 synapses make the
+    # copy last a few hundred ms (at 3,000 it took a few ms, and CI once missed it)
+    synapses = "20000" if store_url.startswith("sqlite") else "3000"
+    built = cli(["demo-data", "--synapses", synapses, "--max-merges", "10"], tmp_path, **env)
     assert built.returncode == 0, built.stderr
     manifest = json.loads((tmp_path / "home" / "demo" / "manifest.json").read_text())
     config = tmp_path / "stack.toml"
@@ -135,7 +138,7 @@ def test_a_killed_materialize_is_recovered_by_the_next(
         assert counts == {
             t: store.annotations_at(t, made.time_stamp).num_rows for t in datastack.TABLES
         }
-        assert counts["synapses"] == 3000
+        assert counts["synapses"] == (20000 if store_url.startswith("sqlite") else 3000)
     finally:
         stop_group(first)
         store.dispose()
