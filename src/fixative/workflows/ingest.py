@@ -198,10 +198,9 @@ def run_ingest(
         if bulk:
             with store.write() as conn:
                 bulkindex.restore(conn, links)
-    info = store.get_table(plan.table)
     if plan.complete is not None:
         with store.write() as conn:
-            _set_linked_through(conn, SegmentationTable.of(info), plan.complete)
+            _set_linked_through(conn, links, plan.complete)
     if rows >= ANALYZE_AFTER_ROWS:
         store.analyze(links.name, links.history)
         store.analyze_if_stale(plan.table)  # read only: a bulk upload may have just analyzed it
