@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,7 @@ from fixative.errors import Conflict, InvalidInput
 from fixative.store import NewTable
 from fixative.store import tables as t
 from fixative.store.segmentation import SegmentationTable, linked_through
+from fixative.workflows import ingest
 from fixative.workflows.ingest import ingest_chunk, ingest_table, plan_ingest
 from fixative.workflows.progress import RunOptions
 from fixative.workflows.update_roots import update_roots
@@ -77,6 +79,40 @@ def test_chunks_run_again_write_nothing_twice(world: World) -> None:
         0
     ] * 4
     assert world.links().num_rows == 1200
+    world.assert_linked(at)
+
+
+def test_the_next_chunk_is_prepared_while_one_is_written(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.insert(900, seed=5)
+    at = world.clock()
+    lookups: list[int] = []
+    second_lookup = threading.Event()
+    real_lookup = world.seg.lookup
+
+    def lookup(points: Any, resolution_nm: Any, *, outside: str = "error") -> Any:
+        lookups.append(len(points))
+        if len(lookups) == 2:
+            second_lookup.set()
+        return real_lookup(points, resolution_nm, outside=outside)
+
+    monkeypatch.setattr(world.seg, "lookup", lookup)
+    overlapped: list[bool] = []
+    real_write = ingest.write_chunk
+
+    def write(store: Any, chunk: ingest.PreparedChunk) -> ingest.IngestCount:
+        if not overlapped:  # the first write waits for the second chunk's lookup to start
+            overlapped.append(second_lookup.wait(timeout=30))
+        return real_write(store, chunk)
+
+    monkeypatch.setattr(ingest, "write_chunk", write)
+
+    result = ingest_table(world.store, world.seg, world.cg, TABLE, at, RunOptions(chunk_rows=300))
+
+    assert overlapped == [True]
+    assert len(lookups) == 3
+    assert result.rows == 900
     world.assert_linked(at)
 
 

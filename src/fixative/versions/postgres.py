@@ -159,7 +159,7 @@ class PostgresVersionTarget:
         add_geometry_columns(table, plan)
         cols = ", ".join(quote(c) for c in plan.column_names())
         out_sql = f"COPY ({plan.visible_sql('%(at)s')}) TO STDOUT (FORMAT BINARY)"
-        in_sql = f"COPY {quote(plan.name)} ({cols}) FROM STDIN (FORMAT BINARY)"
+        in_sql = f"COPY {quote(plan.name)} ({cols}) FROM STDIN (FORMAT BINARY, FREEZE)"
         live = self.store.engine.connect().execution_options(isolation_level="REPEATABLE READ")
         with live, live.begin(), engine.begin() as conn:
             table.create(conn)

@@ -11,6 +11,8 @@ outside the volume get supervoxel 0 and root 0 and are counted, not fatal.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,17 +107,50 @@ def ingest_chunk(
     at: datetime,
 ) -> IngestCount:
     """Link the annotations of ``id_range`` that still lack segmentation rows."""
+    return write_chunk(store, prepare_chunk(store, seg, cg, table, id_range, at))
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A chunk's segmentation rows, looked up and resolved, not yet written."""
+
+    table: str
+    id_range: IdRange
+    at: datetime
+    rows: pa.Table | None  # None: nothing left to link in the range
+    points_without_supervoxel: int
+
+
+def prepare_chunk(
+    store: Store,
+    seg: SegmentationSource,
+    cg: ChunkedGraph,
+    table: str,
+    id_range: IdRange,
+    at: datetime,
+) -> PreparedChunk:
+    """Read the range's unlinked rows, look up their supervoxels and resolve their roots at
+    ``at``: every step of a chunk but the write, which reads nothing another chunk writes."""
     info = store.get_table(table)
     links = linked_table(info, at, store.clock())
     with store.read() as conn:
         ids, positions, present = read_unlinked(conn, links, id_range, at)
     if ids.size == 0:
-        return IngestCount(0, 0)
+        return PreparedChunk(table, id_range, at, None, 0)
     supervoxels = lookup_supervoxels(seg, positions, present, info.voxel_resolution_nm)
     roots = cg.get_roots(supervoxels.ravel(), at).reshape(supervoxels.shape)
+    missing = int(np.count_nonzero(supervoxels == 0))
+    return PreparedChunk(table, id_range, at, link_rows(links, ids, supervoxels, roots), missing)
+
+
+def write_chunk(store: Store, chunk: PreparedChunk) -> IngestCount:
+    """Write a prepared chunk's segmentation rows and their history intervals."""
+    if chunk.rows is None:
+        return IngestCount(0, 0)
+    links = linked_table(store.get_table(chunk.table), chunk.at, store.clock())
     with store.write() as conn:
-        link_new(conn, links, link_rows(links, ids, supervoxels, roots), id_range, at)
-    return IngestCount(int(ids.size), int(np.count_nonzero(supervoxels == 0)))
+        link_new(conn, links, chunk.rows, chunk.id_range, chunk.at)
+    return IngestCount(chunk.rows.num_rows, chunk.points_without_supervoxel)
 
 
 def lookup_supervoxels(
@@ -189,10 +224,10 @@ def run_ingest(
             bulkindex.drop(conn, links)
     done = rows = outside = 0
     try:
-        for id_range in plan.ranges:
-            count = ingest_chunk(store, seg, cg, plan.table, id_range, plan.at)
+        for chunk in _prepared(store, seg, cg, plan):
+            count = write_chunk(store, chunk)
             rows, outside = rows + count.rows, outside + count.points_without_supervoxel
-            done += id_range.rows
+            done += chunk.id_range.rows
             report(done, plan.rows)
     finally:
         if bulk:
@@ -205,3 +240,29 @@ def run_ingest(
         store.analyze(links.name, links.history)
         store.analyze_if_stale(plan.table)  # read only: a bulk upload may have just analyzed it
     return IngestResult(plan.at, len(plan.ranges), rows, outside)
+
+
+def _prepared(
+    store: Store, seg: SegmentationSource, cg: ChunkedGraph, plan: IngestPlan
+) -> Iterator[PreparedChunk]:
+    """The plan's chunks prepared one ahead on a thread of their own: the next chunk's read,
+    lookup and root resolution (the client's work, mostly) run while the database writes the
+    one before, so the two cores of a small machine both work. Ranges are disjoint, so the
+    read ahead sees nothing the write changes; a failure stops the run at that chunk, as it
+    would without the read-ahead."""
+    if not plan.ranges:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
+
+        def submit(id_range: IdRange) -> Future[PreparedChunk]:
+            return pool.submit(prepare_chunk, store, seg, cg, plan.table, id_range, plan.at)
+
+        ahead = submit(plan.ranges[0])
+        try:
+            for following in (*plan.ranges[1:], None):
+                chunk = ahead.result()
+                if following is not None:
+                    ahead = submit(following)
+                yield chunk
+        finally:
+            ahead.cancel()
