@@ -212,12 +212,14 @@ def _register_compact(version: click.Group) -> None:
         window needs."""
         from fixative import bootstrap
         from fixative.versions.compaction import compact_histories
+        from fixative.workflows.reclaim import reclaim
 
         ds = ctx.settings.datastack(datastack)
         days = ctx.settings.history_window_days if window_days is None else window_days
         store = bootstrap.live_store(ctx.settings)
         try:
             dropped = compact_histories(store, ds.aligned_volume, utc_now(), timedelta(days=days))
+            reclaim(store, dropped)  # the dropped intervals' space, for the next writes
         finally:
             store.dispose()
         shown = ", ".join(f"{name} {n:,}" for name, n in sorted(dropped.items())) or "no tables"

@@ -290,6 +290,18 @@ class Store:
             for name in names:
                 conn.exec_driver_sql(f'ANALYZE "{name.replace(chr(34), chr(34) * 2)}"')
 
+    def vacuum(self, *names: str) -> list[str]:
+        """Free the space of these tables' dead rows for their next writes (PostgreSQL's
+        VACUUM, each in its own transaction; it never blocks readers or writers); returns the
+        tables vacuumed. SQLite reuses a freed page without being asked: nothing to do."""
+        if self.engine.dialect.name != "postgresql":
+            return []
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            for name in names:
+                conn.exec_driver_sql(f'VACUUM "{name.replace(chr(34), chr(34) * 2)}"')
+        return list(names)
+
     def analyze_if_stale(self, name: str, changed: float = STALE_FRACTION) -> None:
         """``analyze`` a table whose statistics are missing or older than a ``changed`` fraction
         of its rows (PostgreSQL's own count of rows written since; SQLite: always). For a table

@@ -21,6 +21,7 @@ from fixative.versions import (
 from fixative.versions.compaction import compact_histories
 from fixative.versions.model import Kind
 from fixative.workflows.progress import Report, RunOptions, ignore_progress
+from fixative.workflows.reclaim import reclaim
 from fixative.workflows.refresh import TableRefresh, refresh_table
 
 
@@ -44,7 +45,8 @@ class Materialized:
 def materialize(
     store: Store, seg: SegmentationSource, cg: ChunkedGraph, request: VersionRequest
 ) -> Materialized:
-    """Refresh every table with bound points to ``request.at``, then create the version. An
+    """Refresh every table with bound points to ``request.at``, then create the version, then
+    reclaim the space of the rows the root update rewrote (``reclaim``). An
     instant after now is refused before any table is touched (a version cannot be built at it,
     and the tables would be left holding roots valid only in the future); one a few seconds
     ahead (clock skew) is waited for."""
@@ -68,6 +70,7 @@ def materialize(
             kind=request.kind,
         ),
     )
+    reclaim(store, {name: done.roots.rows_touched for name, done in refreshed.items()})
     return Materialized(version, refreshed)
 
 
@@ -85,5 +88,6 @@ def complete(
     made = materialize(store, seg, cg, request)
     expired = expire_versions(store, request.datastack, store.clock(), min_kept=min_kept)
     if history_window is not None:
-        compact_histories(store, request.aligned_volume, store.clock(), history_window)
+        dropped = compact_histories(store, request.aligned_volume, store.clock(), history_window)
+        reclaim(store, dropped)
     return made, expired
