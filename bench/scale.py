@@ -13,7 +13,12 @@ synapses (its build timed and printed, as setup), then timed:
 4. on the history version, through the query engine: 100 random pre roots (p50, p99), a
    spatial box (p50), and a 1M-row Arrow read (rows/s). The demo's cells grow with N (the
    connectome tiled), so 100 roots hold about the same rows at every size; the box's side
-   shrinks as 1/sqrt(N) so that it does too (1/10 of the x and y extent at 1M).
+   shrinks as 1/sqrt(N) so that it does too (1/10 of the x and y extent at 1M);
+5. bytes per version in steady state: the space the T1 update left dead is reclaimed as the
+   workflow does after a version (``reclaim``, timed), then another ``--edits`` edits, a root
+   update and a history version at T2, and ``reclaim`` again: what the live database's
+   segmentation table and history (with their indexes) grew by over that round, against the
+   flat copy's database.
 
 Then the growth factor of each figure between the smallest and the largest size (cost per row
 for ingest and version build; latency for queries). Targets (issue 16): ingest at least 150k
@@ -47,8 +52,9 @@ from fixative.testing.databases import drop_pg_database, pg_url
 from fixative.versions import VersionOptions, create_version, list_versions
 from fixative.versions.flat import plan_table
 from fixative.versions.target import target_for
+from fixative.workflows.reclaim import reclaim
 from fixative.workflows.refresh import refresh_table
-from versions import drain, pct, query_inputs, timed
+from versions import database_bytes, drain, pct, query_inputs, table_bytes, timed
 from workflows import make_edits, raw_limit, settle
 
 TABLE = "synapses"
@@ -68,7 +74,15 @@ FIGURES: dict[str, tuple[str, bool]] = {
     "root_filter_p99_ms": ("ms", False),
     "spatial_box_p50_ms": ("ms", False),
     "arrow_read_rows_per_s": ("rows/s", False),
+    "reclaim_s": ("s", False),
+    "version_bytes": ("bytes", False),
+    "version_bytes_vs_flat_copy": ("ratio", False),
 }
+
+
+def live_bytes(store: Store, links: SegmentationTable) -> int:
+    """The segmentation table and its history, with their indexes, on disk."""
+    return table_bytes(store, links.name) + table_bytes(store, links.history)
 
 
 def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) -> dict[str, float]:
@@ -111,6 +125,7 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
         lambda: create_version(store, ds, t1, [TABLE], VersionOptions(kind="flat"))
     )
     assert flat.status == "AVAILABLE", flat
+    flat_bytes = database_bytes(store, flat.database)
     settle(store)
     with store.engine.connect() as conn:
         plan = plan_table(store, conn, store.get_table(TABLE))
@@ -151,6 +166,26 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
     read = QuerySpec((TABLE,), limit=min(READ_ROWS, n))
     reads = [timed(lambda: drain(engine.version_query(ds, v, read))) for _ in range(2)]
     engine.close()
+
+    # bytes per version, in steady state: the T1 round's dead rows reclaimed as a version does
+    rewritten = {TABLE: updated.roots.rows_touched}
+    got["reclaim_s"], _ = timed(lambda: reclaim(store, rewritten))
+    before = live_bytes(store, links)
+    make_edits(cg, Layout(manifest.cells), args.edits, np.random.default_rng(args.seed + 1))
+    time.sleep(0.01)
+    t2 = utc_now()
+    again = refresh_table(store, seg, cg, TABLE, t2)
+    create_version(store, ds, t2, [TABLE], VersionOptions(kind="history"))
+    reclaim(store, {TABLE: again.roots.rows_touched})
+    got["version_bytes"] = live_bytes(store, links) - before
+    got["version_bytes_vs_flat_copy"] = got["version_bytes"] / flat_bytes
+    print(
+        f"  bytes per version: {got['version_bytes'] / 1e6:.1f} MB for "
+        f"{again.roots.rows_touched:,} root ids rewritten, against a flat copy's "
+        f"{flat_bytes / 1e6:,.0f} MB ({100 * got['version_bytes_vs_flat_copy']:.2f}%); "
+        f"reclaim after T1 {got['reclaim_s']:.1f} s",
+        flush=True,
+    )
     got["root_filter_p50_ms"] = pct(root_ms, 0.5)
     got["root_filter_p99_ms"] = pct(root_ms, 0.99)
     got["spatial_box_p50_ms"] = pct(box_ms, 0.5)
