@@ -54,7 +54,7 @@ from fixative.versions.flat import plan_table
 from fixative.versions.target import target_for
 from fixative.workflows.reclaim import reclaim
 from fixative.workflows.refresh import refresh_table
-from versions import database_bytes, drain, pct, query_inputs, table_bytes, timed
+from versions import database_bytes, drain, live_bytes, pct, query_inputs, timed
 from workflows import make_edits, raw_limit, settle
 
 TABLE = "synapses"
@@ -78,11 +78,6 @@ FIGURES: dict[str, tuple[str, bool]] = {
     "version_bytes": ("bytes", False),
     "version_bytes_vs_flat_copy": ("ratio", False),
 }
-
-
-def live_bytes(store: Store, links: SegmentationTable) -> int:
-    """The segmentation table and its history, with their indexes, on disk."""
-    return table_bytes(store, links.name) + table_bytes(store, links.history)
 
 
 def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) -> dict[str, float]:
