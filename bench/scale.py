@@ -54,7 +54,7 @@ from fixative.versions.flat import plan_table
 from fixative.versions.target import target_for
 from fixative.workflows.reclaim import reclaim
 from fixative.workflows.refresh import refresh_table
-from versions import database_bytes, drain, live_bytes, pct, query_inputs, timed
+from versions import database_bytes, drain, pct, query_inputs, steady_version_bytes, timed
 from workflows import make_edits, raw_limit, settle
 
 TABLE = "synapses"
@@ -165,18 +165,11 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
     # bytes per version, in steady state: the T1 round's dead rows reclaimed as a version does
     rewritten = {TABLE: updated.roots.rows_touched}
     got["reclaim_s"], _ = timed(lambda: reclaim(store, rewritten))
-    before = live_bytes(store, links)
-    make_edits(cg, Layout(manifest.cells), args.edits, np.random.default_rng(args.seed + 1))
-    time.sleep(0.01)
-    t2 = utc_now()
-    again = refresh_table(store, seg, cg, TABLE, t2)
-    create_version(store, ds, t2, [TABLE], VersionOptions(kind="history"))
-    reclaim(store, {TABLE: again.roots.rows_touched})
-    got["version_bytes"] = live_bytes(store, links) - before
+    got["version_bytes"], again = steady_version_bytes(store, seg, cg, manifest.cells, args)
     got["version_bytes_vs_flat_copy"] = got["version_bytes"] / flat_bytes
     print(
         f"  bytes per version: {got['version_bytes'] / 1e6:.1f} MB for "
-        f"{again.roots.rows_touched:,} root ids rewritten, against a flat copy's "
+        f"{again:,} root ids rewritten, against a flat copy's "
         f"{flat_bytes / 1e6:,.0f} MB ({100 * got['version_bytes_vs_flat_copy']:.2f}%); "
         f"reclaim after T1 {got['reclaim_s']:.1f} s",
         flush=True,

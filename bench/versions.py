@@ -130,6 +130,23 @@ def live_bytes(store: Store, links: SegmentationTable) -> int:
     return table_bytes(store, links.name) + table_bytes(store, links.history)
 
 
+def steady_version_bytes(
+    store: Store, seg: Any, cg: EmbeddedChunkedGraph, cells: int, args: argparse.Namespace
+) -> tuple[int, int]:
+    """One more round once the last one's dead rows are reclaimed: ``--edits`` edits, the root
+    update, a history version and ``reclaim``, as a version does. Returns what the segmentation
+    table and its history (with indexes) grew by, and the root ids the update rewrote."""
+    links = SegmentationTable.of(store.get_table(TABLE))
+    before = live_bytes(store, links)
+    make_edits(cg, Layout(cells), args.edits, np.random.default_rng(args.seed + 1))
+    time.sleep(0.01)
+    at = utc_now()
+    done = refresh_table(store, seg, cg, TABLE, at)
+    create_version(store, args.datastack, at, [TABLE], VersionOptions(kind="history"))
+    reclaim(store, {TABLE: done.roots.rows_touched})
+    return live_bytes(store, links) - before, done.roots.rows_touched
+
+
 def database_bytes(store: Store, name: str) -> int:
     [(size,)] = sql(store, "SELECT pg_database_size(%(d)s)", {"d": name})
     return int(size)
@@ -231,15 +248,7 @@ def run(store: Store, directory: Path, args: argparse.Namespace, out: list[str])
 
     # 2. bytes per version in steady state: the T1 round's dead rows reclaimed as a version does
     reclaim(store, {TABLE: first_round.roots.rows_touched})
-    before = live_bytes(store, links)
-    make_edits(cg, Layout(manifest.cells), args.edits, np.random.default_rng(args.seed + 1))
-    time.sleep(0.01)
-    t2 = utc_now()
-    second_round = refresh_table(store, seg, cg, TABLE, t2)
-    create_version(store, ds, t2, [TABLE], VersionOptions(kind="history"))
-    reclaim(store, {TABLE: second_round.roots.rows_touched})
-    steady = live_bytes(store, links) - before
-    rewritten = second_round.roots.rows_touched
+    steady, rewritten = steady_version_bytes(store, seg, cg, manifest.cells, args)
     print(
         f"bytes: flat copy {flat_bytes:,}; one more history version {steady:,} "
         f"({rewritten:,} root ids rewritten, {100 * steady / flat_bytes:.2f}%)"
