@@ -12,8 +12,12 @@ synapses (its build timed and printed, as setup), then timed:
    rows plus the same indexes, with no Fixative code (microseconds per row, and the ratio);
 4. on the history version, through the query engine: 100 random pre roots (p50, p99), a
    spatial box (p50), and a 1M-row Arrow read (rows/s). The demo's cells grow with N (the
-   connectome tiled), so 100 roots hold about the same rows at every size; the box's side
-   shrinks as 1/sqrt(N) so that it does too (1/10 of the x and y extent at 1M);
+   connectome tiled), so 100 roots hold about the same rows at every size. The box is the same
+   box in voxels at every size, so it holds about the same rows too: 1/10 of the x and y
+   extent, and the z depth of the volume at 1M synapses (the tiles stack along z, so the
+   volume grows in z alone), at a random place. A box that kept the full z depth and shrank in
+   x and y instead would become a needle (7 x 7 voxels by 20,940 at 10M), which crosses about
+   twice the spatial index's pages per row found: a different query, not a larger table;
 5. bytes per version in steady state: the space the T1 update left dead is reclaimed as the
    workflow does after a version (``reclaim``, timed), then another ``--edits`` edits, a root
    update and a history version at T2, and ``reclaim`` again: what the live database's
@@ -59,7 +63,7 @@ from workflows import make_edits, raw_limit, settle
 
 TABLE = "synapses"
 READ_ROWS = 1_000_000
-BOX_SYNAPSES = 1_000_000  # at this size the box is 1/10 of the volume's x and y extent
+BOX_SYNAPSES = 1_000_000  # at this size the box spans the volume's whole z depth
 
 # figure -> (unit, whether growth is judged per row (True) or as is (False))
 FIGURES: dict[str, tuple[str, bool]] = {
@@ -144,16 +148,19 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
     root_ms: list[float] = []
     box_ms: list[float] = []
     rows: dict[str, list[int]] = {"roots": [], "box": []}
-    side = min(1.0, 0.1 * (BOX_SYNAPSES / n) ** 0.5)  # a box holding the same rows at every size
+    # the same box in voxels at every size: the volume grows in z alone (tiles stack along z)
+    depth = min(1.0, BOX_SYNAPSES / n)
     for _ in range(args.queries):
         chosen = rng.sample(roots, min(100, len(roots)))
         spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", chosen),))
         seconds, found = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
         root_ms.append(seconds * 1000)
         rows["roots"].append(found)
-        sx, sy = max(1, int((hi_x - lo_x) * side)), max(1, int((hi_y - lo_y) * side))
+        sx, sy = max(1, (hi_x - lo_x) // 10), max(1, (hi_y - lo_y) // 10)
+        sz = max(1, int((hi_z - lo_z) * depth))
         x, y = rng.randint(lo_x, hi_x - sx), rng.randint(lo_y, hi_y - sy)
-        box = ((x, y, lo_z), (x + sx, y + sy, hi_z))
+        z = rng.randint(lo_z, hi_z - sz)
+        box = ((x, y, z), (x + sx, y + sy, z + sz))
         spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_position", "spatial", box),))
         seconds, found = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
         box_ms.append(seconds * 1000)
@@ -188,6 +195,26 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
     return got
 
 
+SETTINGS = (
+    "shared_buffers",
+    "effective_cache_size",
+    "work_mem",
+    "maintenance_work_mem",
+    "max_wal_size",
+    "random_page_cost",
+    "jit",
+    "autovacuum",
+)
+
+
+def server_settings(store: Store) -> str:
+    """The server settings that move these figures (see the README's "PostgreSQL in
+    production"), as one line."""
+    with store.read() as conn:
+        shown = {name: conn.exec_driver_sql(f"SHOW {name}").scalar_one() for name in SETTINGS}
+    return ", ".join(f"{name} {value}" for name, value in shown.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000000,3000000,10000000")
@@ -204,6 +231,7 @@ def main() -> None:
         directory = Path(tempfile.mkdtemp(prefix="fixative_scale_"))
         print(f"{n:,} synapses (database {name})", flush=True)
         store = open_store(pg_url(name))
+        print(f"  server: {server_settings(store)}", flush=True)
         try:
             results[n] = one_size(store, directory, n, args)
         finally:

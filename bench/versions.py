@@ -130,6 +130,26 @@ def live_bytes(store: Store, links: SegmentationTable) -> int:
     return table_bytes(store, links.name) + table_bytes(store, links.history)
 
 
+def relation_bytes(store: Store, links: SegmentationTable) -> dict[str, int]:
+    """Each part of the segmentation table and its history on disk: heap (with TOAST and the
+    free space and visibility maps) and each index, by name."""
+    found = sql(
+        store,
+        "SELECT c.relname, pg_table_size(c.oid) FROM pg_class c WHERE c.relname IN (%(s)s, %(h)s) "
+        "UNION ALL SELECT i.relname, pg_relation_size(i.oid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid "
+        "WHERE c.relname IN (%(s)s, %(h)s)",
+        {"s": links.name, "h": links.history},
+    )
+    return {str(name): int(size) for name, size in found}
+
+
+def growth_text(before: dict[str, int], after: dict[str, int]) -> str:
+    """What each relation grew by, largest first, in MB."""
+    grown = sorted(((after[k] - before.get(k, 0), k) for k in after), reverse=True)
+    return ", ".join(f"{k} {d / 1e6:+.1f} MB" for d, k in grown)
+
+
 def steady_version_bytes(
     store: Store, seg: Any, cg: EmbeddedChunkedGraph, cells: int, args: argparse.Namespace
 ) -> tuple[int, int]:
@@ -137,13 +157,14 @@ def steady_version_bytes(
     update, a history version and ``reclaim``, as a version does. Returns what the segmentation
     table and its history (with indexes) grew by, and the root ids the update rewrote."""
     links = SegmentationTable.of(store.get_table(TABLE))
-    before = live_bytes(store, links)
+    before, parts = live_bytes(store, links), relation_bytes(store, links)
     make_edits(cg, Layout(cells), args.edits, np.random.default_rng(args.seed + 1))
     time.sleep(0.01)
     at = utc_now()
     done = refresh_table(store, seg, cg, TABLE, at)
     create_version(store, args.datastack, at, [TABLE], VersionOptions(kind="history"))
     reclaim(store, {TABLE: done.roots.rows_touched})
+    print(f"  steady round by part: {growth_text(parts, relation_bytes(store, links))}")
     return live_bytes(store, links) - before, done.roots.rows_touched
 
 
