@@ -1,7 +1,8 @@
 """The root-id history that ingest, root updates and uploads record, on every backend: at each
 recorded instant it holds exactly the oracle's roots (get_roots of the row's supervoxel at that
 instant) for the rows linked by then; a row's intervals never overlap; work run again records
-nothing new; a database from before the history gets it by migration."""
+nothing new; a database from before the history gets it by migration; on PostgreSQL the primary
+keys of the segmentation table and its history leave room for what root updates insert."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from importlib.resources import files
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -91,6 +93,37 @@ def test_a_database_from_before_the_history_gets_it_by_migration(world: World) -
     world.store.migrate()
     _check_at(world, at)
     assert {r["valid_from"] for r in world.history()} == {at}
+
+
+def _key_fillfactors(world: World) -> dict[str, str | None]:
+    """The fillfactor set on the primary keys of the segmentation table and its history."""
+    found: dict[str, str | None] = {}
+    with world.store.read() as conn:
+        for table in (SEG_TABLE, t.history_table_name(SEG_TABLE)):
+            [options] = conn.execute(
+                sa.text(
+                    "SELECT c.reloptions FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+                    "WHERE x.indrelid = to_regclass(:t) AND x.indisprimary"
+                ),
+                {"t": f'"{table}"'},
+            ).one()
+            found[table] = next((o for o in options or [] if o.startswith("fillfactor=")), None)
+    return found
+
+
+def test_the_keys_leave_room_for_root_updates_and_older_databases_get_it(world: World) -> None:
+    if world.store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no fillfactor")
+    room = f"fillfactor={t.KEY_FILLFACTOR}"
+    assert set(_key_fillfactors(world).values()) == {room}
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("fixative.store") / "migrations"))
+    with world.store.write() as conn:  # back to the database as it stood at revision 0015
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0015")
+    assert set(_key_fillfactors(world).values()) == {None}
+    world.store.migrate()
+    assert set(_key_fillfactors(world).values()) == {room}
 
 
 def test_a_refresh_records_its_instant_only_when_every_row_is_linked(world: World) -> None:

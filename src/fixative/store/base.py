@@ -173,6 +173,7 @@ class Store:
         if seg_name in existing:
             raise Conflict(f"a database table named {seg_name!r} already exists")
         t.segmentation_table(sa.MetaData(), seg_name, schema).create(conn)
+        t.leave_key_room(conn, seg_name)
         create_history_table(conn, seg_name, schema)
         conn.execute(
             t.segmentation_table_metadata.insert().values(

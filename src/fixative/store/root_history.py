@@ -62,6 +62,7 @@ def create_history_table(conn: sa.Connection, segmentation_table: str, schema: S
     index of its own: a point never moves, so a box is found through the annotation table's."""
     name = t.history_table_name(segmentation_table)
     t.history_table(sa.MetaData(), name, schema).create(conn)
+    t.leave_key_room(conn, name)
     return name
 
 
