@@ -6,13 +6,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from version_world import TABLES, VersionWorld
 
 from fixative.errors import Conflict, InvalidInput
+from fixative.store.segmentation import SegmentationTable, set_linked_through
 from fixative.store.sqlite import rtree_name
 from fixative.testing.annotations import synapse_record
 from fixative.versions import (
@@ -232,6 +233,45 @@ def test_missing_segmentation_rows_are_refused(world: VersionWorld) -> None:
     with pytest.raises(Conflict, match=r"'synapses': 3 row\(s\)"):
         world.version_at(at)
     assert list_versions(world.store, world.datastack, include_expired=True) == []
+
+
+def _mark_linked_through(world: VersionWorld, at: datetime) -> None:
+    """Record, as an ingest does, that every annotation created by ``at`` is linked."""
+    with world.store.write() as conn:
+        for name in ("synapses", "nuclei"):
+            set_linked_through(conn, SegmentationTable.of(world.store.get_table(name)), at)
+
+
+def test_rows_created_since_the_table_was_wholly_linked_are_still_checked(
+    world: VersionWorld,
+) -> None:
+    linked = world.clock()
+    world.segment(linked)
+    _mark_linked_through(world, linked)
+    world.store.insert_annotations("synapses", [synapse_record((1, 2, 3), (4, 5, 6))] * 2)
+    at = world.clock()
+    world.segment(at, skip_synapses=2)
+    with pytest.raises(Conflict, match=r"'synapses': 2 row\(s\)"):
+        world.version_at(at)
+
+
+def test_a_wholly_linked_table_is_not_scanned_for_missing_rows(world: VersionWorld) -> None:
+    at = world.clock()
+    world.segment(at)
+    _mark_linked_through(world, at)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(world.store.engine, "before_cursor_execute", seen)
+    try:
+        assert world.version_at(at).status == "AVAILABLE"
+    finally:
+        sa.event.remove(world.store.engine, "before_cursor_execute", seen)
+    joins = [q for q in statements if "LEFT JOIN" in q]
+    assert joins
+    assert all("a.created >" in q for q in joins), joins  # bounded by linked_through
 
 
 def test_live_writes_go_on_during_a_build(world: VersionWorld) -> None:

@@ -16,6 +16,7 @@ from fixative.errors import Conflict, InvalidInput
 from fixative.store.base import Store
 from fixative.store.model import TableInfo
 from fixative.store.root_history import latest_instant
+from fixative.store.segmentation import SegmentationTable, has_unlinked, linked_through
 from fixative.store.types import sqlite_time
 from fixative.versions.builders import builder_id, builder_is_dead
 from fixative.versions.catalog import info_of
@@ -130,6 +131,9 @@ def _check_segmentation(
             "update root ids to T first"
             + ("" if not past_ok else " (or give an instant it was brought to and still holds)")
         )
+    links = SegmentationTable.of(info)
+    if not has_unlinked(conn, links, at, linked_through(conn, links)):
+        return  # rows created since the table was last wholly linked: an index range, not a scan
     mark, params = _bind(store, at)
     missing = conn.exec_driver_sql(plan.missing_segmentation_sql(mark), params).scalar_one()
     if missing:
