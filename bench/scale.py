@@ -51,6 +51,7 @@ from fixative.query.engine import QueryEngine
 from fixative.query.spec import Filter, QuerySpec
 from fixative.segmentation.tensorstore import TensorStoreSegmentation
 from fixative.store import Store, open_store
+from fixative.store.postgres_tuning import RECOMMENDATIONS
 from fixative.store.segmentation import SegmentationTable
 from fixative.testing.databases import drop_pg_database, pg_url
 from fixative.versions import VersionOptions, create_version, list_versions
@@ -195,23 +196,12 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
     return got
 
 
-SETTINGS = (
-    "shared_buffers",
-    "effective_cache_size",
-    "work_mem",
-    "maintenance_work_mem",
-    "max_wal_size",
-    "random_page_cost",
-    "jit",
-    "autovacuum",
-)
-
-
 def server_settings(store: Store) -> str:
-    """The server settings that move these figures (see the README's "PostgreSQL in
-    production"), as one line."""
+    """The server settings that move these figures, those ``fixative doctor`` checks (see the
+    README's "PostgreSQL in production"), as one line."""
+    names = [r.name for r in RECOMMENDATIONS if r.deployed] + ["autovacuum"]
     with store.read() as conn:
-        shown = {name: conn.exec_driver_sql(f"SHOW {name}").scalar_one() for name in SETTINGS}
+        shown = {name: conn.exec_driver_sql(f"SHOW {name}").scalar_one() for name in names}
     return ", ".join(f"{name} {value}" for name, value in shown.items())
 
 
