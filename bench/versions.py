@@ -125,14 +125,9 @@ def table_bytes(store: Store, name: str) -> int:
     return int(size)
 
 
-def live_bytes(store: Store, links: SegmentationTable) -> int:
-    """The segmentation table and its history, with their indexes, on disk."""
-    return table_bytes(store, links.name) + table_bytes(store, links.history)
-
-
 def relation_bytes(store: Store, links: SegmentationTable) -> dict[str, int]:
-    """Each part of the segmentation table and its history on disk: heap (with TOAST and the
-    free space and visibility maps) and each index, by name."""
+    """Each part of the segmentation table and its history on disk, by name: heap (with TOAST and
+    the free space and visibility maps) and each index; together, their total relation size."""
     found = sql(
         store,
         "SELECT c.relname, pg_table_size(c.oid) FROM pg_class c WHERE c.relname IN (%(s)s, %(h)s) "
@@ -157,15 +152,16 @@ def steady_version_bytes(
     update, a history version and ``reclaim``, as a version does. Returns what the segmentation
     table and its history (with indexes) grew by, and the root ids the update rewrote."""
     links = SegmentationTable.of(store.get_table(TABLE))
-    before, parts = live_bytes(store, links), relation_bytes(store, links)
+    before = relation_bytes(store, links)
     make_edits(cg, Layout(cells), args.edits, np.random.default_rng(args.seed + 1))
     time.sleep(0.01)
     at = utc_now()
     done = refresh_table(store, seg, cg, TABLE, at)
     create_version(store, args.datastack, at, [TABLE], VersionOptions(kind="history"))
     reclaim(store, {TABLE: done.roots.rows_touched})
-    print(f"  steady round by part: {growth_text(parts, relation_bytes(store, links))}")
-    return live_bytes(store, links) - before, done.roots.rows_touched
+    after = relation_bytes(store, links)
+    print(f"  steady round by part: {growth_text(before, after)}")
+    return sum(after.values()) - sum(before.values()), done.roots.rows_touched
 
 
 def database_bytes(store: Store, name: str) -> int:
