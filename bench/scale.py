@@ -14,10 +14,8 @@ synapses (its build timed and printed, as setup), then timed:
    spatial box (p50), and a 1M-row Arrow read (rows/s). The demo's cells grow with N (the
    connectome tiled), so 100 roots hold about the same rows at every size. The box is the same
    box in voxels at every size, so it holds about the same rows too: 1/10 of the x and y
-   extent, and the z depth of the volume at 1M synapses (the tiles stack along z, so the
-   volume grows in z alone), at a random place. A box that kept the full z depth and shrank in
-   x and y instead would become a needle (7 x 7 voxels by 20,940 at 10M), which crosses about
-   twice the spatial index's pages per row found: a different query, not a larger table;
+   extent, and the z depth of the volume at 1M synapses, at a random place
+   (``versions.random_box``, which says why);
 5. bytes per version in steady state: the space the T1 update left dead is reclaimed as the
    workflow does after a version (``reclaim``, timed), then another ``--edits`` edits, a root
    update and a history version at T2, and ``reclaim`` again: what the live database's
@@ -59,12 +57,19 @@ from fixative.versions.flat import plan_table
 from fixative.versions.target import target_for
 from fixative.workflows.reclaim import reclaim
 from fixative.workflows.refresh import refresh_table
-from versions import database_bytes, drain, pct, query_inputs, steady_version_bytes, timed
+from versions import (
+    database_bytes,
+    drain,
+    pct,
+    query_inputs,
+    random_box,
+    steady_version_bytes,
+    timed,
+)
 from workflows import make_edits, raw_limit, settle
 
 TABLE = "synapses"
 READ_ROWS = 1_000_000
-BOX_SYNAPSES = 1_000_000  # at this size the box spans the volume's whole z depth
 
 # figure -> (unit, whether growth is judged per row (True) or as is (False))
 FIGURES: dict[str, tuple[str, bool]] = {
@@ -142,26 +147,20 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
 
     engine = QueryEngine(store, lambda _ds: cg, row_cap=n + 1, batch_rows=65_536)
     rng = random.Random(args.seed)
-    roots, (lo_x, hi_x, lo_y, hi_y, lo_z, hi_z) = query_inputs(store, links)
+    roots, extent = query_inputs(store, links)
     v = history.version
     warm = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", roots[:1]),))
     drain(engine.version_query(ds, v, warm))  # untimed: the first query imports the driver
     root_ms: list[float] = []
     box_ms: list[float] = []
     rows: dict[str, list[int]] = {"roots": [], "box": []}
-    # the same box in voxels at every size: the volume grows in z alone (tiles stack along z)
-    depth = min(1.0, BOX_SYNAPSES / n)
     for _ in range(args.queries):
         chosen = rng.sample(roots, min(100, len(roots)))
         spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", chosen),))
         seconds, found = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
         root_ms.append(seconds * 1000)
         rows["roots"].append(found)
-        sx, sy = max(1, (hi_x - lo_x) // 10), max(1, (hi_y - lo_y) // 10)
-        sz = max(1, int((hi_z - lo_z) * depth))
-        x, y = rng.randint(lo_x, hi_x - sx), rng.randint(lo_y, hi_y - sy)
-        z = rng.randint(lo_z, hi_z - sz)
-        box = ((x, y, z), (x + sx, y + sy, z + sz))
+        box = random_box(rng, extent, n)
         spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_position", "spatial", box),))
         seconds, found = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
         box_ms.append(seconds * 1000)
