@@ -15,7 +15,8 @@ synapses (its build timed and printed, as setup), then timed:
    connectome tiled), so 100 roots hold about the same rows at every size. The box is the same
    box in voxels at every size, so it holds about the same rows too: 1/10 of the x and y
    extent, and the z depth of the volume at 1M synapses, at a random place
-   (``versions.random_box``, which says why);
+   (``versions.random_box``, which says why); then the same queries again, warm (p50): what
+   is left of their growth once their pages are in memory;
 5. bytes per version in steady state: the space the T1 update left dead is reclaimed as the
    workflow does after a version (``reclaim``, timed), then another ``--edits`` edits, a root
    update and a history version at T2, and ``reclaim`` again: what the live database's
@@ -83,6 +84,8 @@ FIGURES: dict[str, tuple[str, bool]] = {
     "root_filter_p50_ms": ("ms", False),
     "root_filter_p99_ms": ("ms", False),
     "spatial_box_p50_ms": ("ms", False),
+    "root_filter_warm_p50_ms": ("ms", False),
+    "spatial_box_warm_p50_ms": ("ms", False),
     "arrow_read_rows_per_s": ("rows/s", False),
     "reclaim_s": ("s", False),
     "version_bytes": ("bytes", False),
@@ -154,17 +157,26 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
     root_ms: list[float] = []
     box_ms: list[float] = []
     rows: dict[str, list[int]] = {"roots": [], "box": []}
+    specs: list[tuple[QuerySpec, QuerySpec]] = []
     for _ in range(args.queries):
         chosen = rng.sample(roots, min(100, len(roots)))
-        spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", chosen),))
-        seconds, found = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
+        by_roots = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_root_id", "in", chosen),))
+        seconds, found = timed(lambda s=by_roots: drain(engine.version_query(ds, v, s)))
         root_ms.append(seconds * 1000)
         rows["roots"].append(found)
         box = random_box(rng, extent, n)
-        spec = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_position", "spatial", box),))
-        seconds, found = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
+        in_box = QuerySpec((TABLE,), filters=(Filter(TABLE, "pre_pt_position", "spatial", box),))
+        seconds, found = timed(lambda s=in_box: drain(engine.version_query(ds, v, s)))
         box_ms.append(seconds * 1000)
         rows["box"].append(found)
+        specs.append((by_roots, in_box))
+    # the same queries again: their pages are now in memory, so what is left of the growth
+    # is the work per query, not the pages that did not fit in the cache at this size
+    warm_ms: dict[str, list[float]] = {"roots": [], "box": []}
+    for by_roots, in_box in specs:
+        for name, spec in (("roots", by_roots), ("box", in_box)):
+            seconds, _ = timed(lambda s=spec: drain(engine.version_query(ds, v, s)))
+            warm_ms[name].append(seconds * 1000)
     read = QuerySpec((TABLE,), limit=min(READ_ROWS, n))
     reads = [timed(lambda: drain(engine.version_query(ds, v, read))) for _ in range(2)]
     engine.close()
@@ -184,12 +196,16 @@ def one_size(store: Store, directory: Path, n: int, args: argparse.Namespace) ->
     got["root_filter_p50_ms"] = pct(root_ms, 0.5)
     got["root_filter_p99_ms"] = pct(root_ms, 0.99)
     got["spatial_box_p50_ms"] = pct(box_ms, 0.5)
+    got["root_filter_warm_p50_ms"] = pct(warm_ms["roots"], 0.5)
+    got["spatial_box_warm_p50_ms"] = pct(warm_ms["box"], 0.5)
     got["arrow_read_rows_per_s"] = max(rows / s for s, rows in reads)
     print(
         f"  queries: 100 roots (about {np.mean(rows['roots']):,.0f} rows) p50 "
         f"{got['root_filter_p50_ms']:.1f} ms, p99 {got['root_filter_p99_ms']:.1f} ms; box (about "
         f"{np.mean(rows['box']):,.0f} rows) p50 {got['spatial_box_p50_ms']:.1f} ms; "
-        f"{min(READ_ROWS, n):,}-row read {got['arrow_read_rows_per_s']:,.0f} rows/s",
+        f"{min(READ_ROWS, n):,}-row read {got['arrow_read_rows_per_s']:,.0f} rows/s; the same "
+        f"queries again, warm: roots p50 {got['root_filter_warm_p50_ms']:.1f} ms, box p50 "
+        f"{got['spatial_box_warm_p50_ms']:.1f} ms",
         flush=True,
     )
     return got
